@@ -1,0 +1,2 @@
+// Every activity the worker registers. Workflows import this file as a type only.
+export { markOperationRunning, probeServer, recordConnectionOutcome } from "./connection";

@@ -1,0 +1,42 @@
+import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { Link, useLoaderData } from "@remix-run/react";
+import { ConnectionBadge } from "../components/ui";
+import { requireApi } from "../lib/forms";
+
+export const meta: MetaFunction = () => [{ title: "Servers · BrokeForge" }];
+
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const api = await requireApi(request, context);
+  return { servers: await api.servers.list() };
+}
+
+export default function Dashboard() {
+  const { servers } = useLoaderData<typeof loader>();
+  return (
+    <div>
+      <div className="flex items-center justify-between gap-4">
+        <h1 className="text-2xl font-semibold">Servers</h1>
+        <Link to="/servers/new" className="rounded-md bg-slate-900 px-3 py-2 text-sm font-medium text-white hover:bg-slate-700">Add server</Link>
+      </div>
+      {servers.length === 0 ? (
+        <div className="mt-8 rounded-lg border border-dashed border-slate-300 bg-white p-10 text-center">
+          <p className="font-medium">No servers yet</p>
+          <p className="mt-1 text-sm text-slate-600">Add a server: BrokeForge generates its SSH key and shows you the one line to authorize it.</p>
+        </div>
+      ) : (
+        <ul className="mt-6 divide-y divide-slate-200 overflow-hidden rounded-lg border border-slate-200 bg-white" aria-label="Servers">
+          {servers.map((s) => (
+            <li key={s.id}>
+              <Link to={`/servers/${s.id}`} className="flex flex-wrap items-center gap-x-4 gap-y-1 px-4 py-3 hover:bg-slate-50">
+                <span className="font-medium">{s.name}</span>
+                <span className="text-sm text-slate-500">{s.sshUser}@{s.host}:{s.sshPort}</span>
+                <span className="text-sm text-slate-500">{s.osName ? `${s.osName} ${s.osVersion ?? ""}` : ""}</span>
+                <span className="ml-auto"><ConnectionBadge status={s.connectionStatus} /></span>
+              </Link>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,19 @@
+// The worker process: runs workflows and activities until SIGINT/SIGTERM.
+import { exitOnEnvError, workerEnv } from "../app/lib/env.server";
+import { disconnectDb } from "../app/lib/db.server";
+import { registerSearchAttributes } from "./register-search-attributes";
+import { createWorker } from "./worker-factory";
+
+let env;
+try {
+  env = workerEnv();
+} catch (e) {
+  exitOnEnvError(e);
+}
+
+const added = await registerSearchAttributes(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE);
+if (added.length) console.log(`[worker] registered search attributes: ${added.join(", ")}`);
+const worker = await createWorker();
+console.log(`[worker] polling task queue "${env.TEMPORAL_TASK_QUEUE}" on ${env.TEMPORAL_ADDRESS}`);
+await worker.run(); // the SDK shuts down gracefully on SIGINT/SIGTERM
+await disconnectDb();

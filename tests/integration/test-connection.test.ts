@@ -1,0 +1,127 @@
+// The test-connection workflow end to end: real Postgres, the real Temporal dev server, a
+// worker in-process, and SSH peers (OpenSSH sshd, and the in-process ssh2 peer for faults).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSshd, type RunningSshd } from "../fixtures/sshd";
+import { startSshPeer, type SshPeer } from "../fixtures/ssh-peer";
+import { freePort } from "../../scripts/infra/ports";
+import { eventually, setupTestEnv, startTestWorker, teardownTestEnv, type TestEnv } from "../setup/app";
+
+let env: TestEnv;
+let worker: Awaited<ReturnType<typeof startTestWorker>>;
+let sshd: RunningSshd;
+let peer: SshPeer;
+let api: ReturnType<typeof import("../../trpc/router").createCaller>;
+let db: ReturnType<typeof import("../../app/lib/db.server").db>;
+
+beforeAll(async () => {
+  env = await setupTestEnv();
+  [sshd, peer, worker] = await Promise.all([startSshd(), startSshPeer(), startTestWorker()]);
+  const { db: getDb } = await import("../../app/lib/db.server");
+  const { createCaller } = await import("../../trpc/router");
+  db = getDb();
+  const user = await db.user.create({ data: { email: "ops@example.com", passwordHash: "x" } });
+  api = createCaller({ principal: { user, via: { kind: "session", sessionId: "test" } }, ip: "127.0.0.1" });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await Promise.all([sshd?.stop(), peer?.stop()]);
+  if (env) await teardownTestEnv(env);
+});
+
+async function finished(serverId: string) {
+  return eventually(async () => {
+    const s = await api.servers.byId({ id: serverId });
+    return s.connectionStatus === "connected" || s.connectionStatus === "failed" ? s : null;
+  });
+}
+
+async function workflowHistory(workflowId: string) {
+  const { temporalClient } = await import("../../temporal/client");
+  const client = await temporalClient();
+  return client.workflow.getHandle(workflowId).fetchHistory();
+}
+
+/** How many times the named activity was attempted (the attempt number of its last start). */
+function activityAttempts(history: Awaited<ReturnType<typeof workflowHistory>>, activityType: string): number {
+  const scheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType);
+  const started = history.events!.find(
+    (e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled?.eventId?.toString(),
+  );
+  return started?.activityTaskStartedEventAttributes?.attempt ?? 0;
+}
+
+describe("test connection", () => {
+  it("connects to a real sshd once its key is authorized: status connected, OS info and host key pinned", async () => {
+    const server = await api.servers.create({ name: "web-1", host: "127.0.0.1", sshPort: sshd.port, sshUser: "root" });
+    expect(server.connectionStatus).toBe("unknown");
+    const detail = await api.servers.byId({ id: server.id });
+    await sshd.authorize(detail.publicKeys.find((k) => k.kind === "root")!.publicKey);
+
+    const { workflowId } = await api.servers.testConnection({ id: server.id });
+    expect(workflowId).toBe(`server-${server.id}/test-connection-${(await api.servers.byId({ id: server.id })).operations[0]!.id}`);
+    expect((await api.servers.byId({ id: server.id })).connectionStatus).toMatch(/connecting|connected/);
+
+    const done = await finished(server.id);
+    expect(done.connectionError).toBeNull();
+    expect(done.connectionStatus).toBe("connected");
+    expect(done.hostKeyFingerprint).toBe(sshd.hostKeyFingerprint);
+    expect(done.osName).toBeTruthy(); // this machine's /etc/os-release, read over SSH
+    expect(done.kernel).toMatch(/\d+\.\d+/);
+    expect(done.operations[0]).toMatchObject({ kind: "server.test_connection", status: "success" });
+    expect(done.operations[0]!.temporalUrl).toContain(encodeURIComponent(workflowId));
+  });
+
+  it("fails at once when the key is not authorized (authentication is permanent: one attempt)", async () => {
+    const server = await api.servers.create({ name: "not-authorized", host: "127.0.0.1", sshPort: sshd.port, sshUser: "root" });
+    const { workflowId } = await api.servers.testConnection({ id: server.id });
+    const done = await finished(server.id);
+    expect(done.connectionStatus).toBe("failed");
+    expect(done.connectionError).toMatch(/Authentication failed for root@127\.0\.0\.1/);
+    expect(done.connectionError).not.toMatch(/attempts/);
+    expect(done.hostKeyFingerprint).toBeNull(); // nothing pinned from a failed login
+    expect(activityAttempts(await workflowHistory(workflowId), "probeServer")).toBe(1);
+  });
+
+  it("refuses a server whose host key changed since it was pinned, and keeps the pinned key", async () => {
+    const server = await api.servers.create({ name: "rebuilt", host: "127.0.0.1", sshPort: peer.port, sshUser: "root" });
+    const detail = await api.servers.byId({ id: server.id });
+    peer.authorize(detail.publicKeys.find((k) => k.kind === "root")!.publicKey, server.id);
+    peer.script((cmd) => (cmd.includes("os-release") ? { stdout: 'NAME="Debian GNU/Linux"\nVERSION="12 (bookworm)"\n---brokeforge-uname---\n6.1.0-test\n' } : undefined));
+
+    await api.servers.testConnection({ id: server.id });
+    const first = await finished(server.id);
+    expect(first.connectionStatus).toBe("connected");
+    expect(first.hostKeyFingerprint).toBe(peer.hostKeyFingerprint);
+    expect(first.osName).toBe("Debian GNU/Linux");
+    const pinned = first.hostKeyFingerprint;
+
+    const rotated = peer.rotateHostKey();
+    const execsBefore = peer.execsFor(server.id).length;
+    const { workflowId } = await api.servers.testConnection({ id: server.id });
+    const second = await finished(server.id);
+    expect(second.connectionStatus).toBe("failed");
+    expect(second.connectionError).toContain(`Host key for 127.0.0.1:${peer.port} changed: expected ${pinned}, got ${rotated}`);
+    expect(second.hostKeyFingerprint).toBe(pinned);
+    expect(peer.execsFor(server.id).length).toBe(execsBefore); // no command ran on the impostor
+    expect(activityAttempts(await workflowHistory(workflowId), "probeServer")).toBe(1);
+
+    // The user rebuilt the server on purpose: reset the pin, and the next test pins the new key.
+    await api.servers.resetHostKey({ id: server.id });
+    await api.servers.testConnection({ id: server.id });
+    const third = await finished(server.id);
+    expect(third.connectionStatus).toBe("connected");
+    expect(third.hostKeyFingerprint).toBe(rotated);
+  });
+
+  it("gives up on an unreachable host after bounded retries, with a clear error", async () => {
+    const closedPort = await freePort(); // nothing listens here
+    const server = await api.servers.create({ name: "down", host: "127.0.0.1", sshPort: closedPort, sshUser: "root" });
+    const { workflowId } = await api.servers.testConnection({ id: server.id });
+    const done = await finished(server.id);
+    expect(done.connectionStatus).toBe("failed");
+    expect(done.connectionError).toMatch(new RegExp(`Connection to 127\\.0\\.0\\.1:${closedPort} refused`));
+    expect(done.connectionError).toMatch(/gave up after 4 attempts/);
+    expect(activityAttempts(await workflowHistory(workflowId), "probeServer")).toBe(4);
+  });
+});

@@ -1,0 +1,120 @@
+// Servers a user owns. Every procedure filters by the caller's user id; another user's
+// server answers NOT_FOUND, never FORBIDDEN, so ids reveal nothing.
+import { TRPCError } from "@trpc/server";
+import { serverIdSchema, serverInputSchema } from "../../app/domain/schemas";
+import { db } from "../../app/lib/db.server";
+import { webEnv } from "../../app/lib/env.server";
+import { createServerWithKeys, authorizeKeyCommand } from "../../app/lib/servers.server";
+import { startTestConnection } from "../../app/lib/test-connection.server";
+import { protectedProcedure, router } from "../init";
+
+/** Fields safe to send to a browser: no credentials, ever. */
+export const serverPublicSelect = {
+  id: true,
+  name: true,
+  host: true,
+  sshPort: true,
+  sshUser: true,
+  hostKeyFingerprint: true,
+  hostKeyAlgorithm: true,
+  connectionStatus: true,
+  connectionError: true,
+  osName: true,
+  osVersion: true,
+  kernel: true,
+  lastConnectedAt: true,
+  createdAt: true,
+  updatedAt: true,
+} as const;
+
+async function ownedServer(userId: string, id: string) {
+  const server = await db().server.findFirst({ where: { id, userId }, select: serverPublicSelect });
+  if (!server) throw new TRPCError({ code: "NOT_FOUND", message: "Server not found" });
+  return server;
+}
+
+export const serversRouter = router({
+  list: protectedProcedure.query(({ ctx }) =>
+    db().server.findMany({ where: { userId: ctx.user.id }, select: serverPublicSelect, orderBy: { createdAt: "desc" } }),
+  ),
+
+  byId: protectedProcedure.input(serverIdSchema).query(async ({ ctx, input }) => {
+    const server = await ownedServer(ctx.user.id, input.id);
+    const [credentials, operations] = await Promise.all([
+      db().serverCredential.findMany({
+        where: { serverId: server.id },
+        select: { kind: true, publicKey: true },
+        orderBy: { kind: "asc" },
+      }),
+      db().operation.findMany({ where: { serverId: server.id }, orderBy: { createdAt: "desc" }, take: 10 }),
+    ]);
+    const temporalUi = webEnv().TEMPORAL_UI_URL;
+    const namespace = webEnv().TEMPORAL_NAMESPACE;
+    return {
+      ...server,
+      publicKeys: credentials.map((c) => ({
+        kind: c.kind,
+        publicKey: c.publicKey,
+        authorizeCommand: authorizeKeyCommand(c.publicKey),
+      })),
+      operations: operations.map((o) => ({
+        id: o.id,
+        kind: o.kind,
+        status: o.status,
+        errorLog: o.errorLog,
+        createdAt: o.createdAt,
+        startedAt: o.startedAt,
+        finishedAt: o.finishedAt,
+        temporalUrl: o.workflowId
+          ? `${temporalUi}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(o.workflowId)}${o.runId ? `/${o.runId}` : ""}`
+          : null,
+      })),
+    };
+  }),
+
+  create: protectedProcedure.input(serverInputSchema).mutation(async ({ ctx, input }) => {
+    const id = await createServerWithKeys(ctx.user.id, input);
+    return ownedServer(ctx.user.id, id);
+  }),
+
+  update: protectedProcedure.input(serverIdSchema.merge(serverInputSchema)).mutation(async ({ ctx, input }) => {
+    const current = await ownedServer(ctx.user.id, input.id);
+    const moved = current.host !== input.host || current.sshPort !== input.sshPort;
+    await db().server.update({
+      where: { id: current.id },
+      data: {
+        name: input.name,
+        host: input.host,
+        sshPort: input.sshPort,
+        sshUser: input.sshUser,
+        // A new address is (probably) a different machine: forget the pinned key and status.
+        ...(moved || current.sshUser !== input.sshUser
+          ? { connectionStatus: "unknown" as const, connectionError: null }
+          : {}),
+        ...(moved ? { hostKeyFingerprint: null, hostKeyAlgorithm: null } : {}),
+      },
+    });
+    return ownedServer(ctx.user.id, current.id);
+  }),
+
+  /** Forget the pinned host key (after rebuilding a server); the next connection pins anew. */
+  resetHostKey: protectedProcedure.input(serverIdSchema).mutation(async ({ ctx, input }) => {
+    const server = await ownedServer(ctx.user.id, input.id);
+    await db().server.update({
+      where: { id: server.id },
+      data: { hostKeyFingerprint: null, hostKeyAlgorithm: null, connectionStatus: "unknown", connectionError: null },
+    });
+    return ownedServer(ctx.user.id, server.id);
+  }),
+
+  remove: protectedProcedure.input(serverIdSchema).mutation(async ({ ctx, input }) => {
+    const server = await ownedServer(ctx.user.id, input.id);
+    await db().server.delete({ where: { id: server.id } });
+    return { id: server.id };
+  }),
+
+  testConnection: protectedProcedure.input(serverIdSchema).mutation(async ({ ctx, input }) => {
+    const server = await ownedServer(ctx.user.id, input.id);
+    return startTestConnection({ serverId: server.id, userId: ctx.user.id });
+  }),
+});
