@@ -7,6 +7,7 @@ import { createExpressMiddleware } from "@trpc/server/adapters/express";
 import express from "express";
 import type { BrokeForgeContext } from "./load-context";
 import { endSession, login, signup, startSession } from "./lib/auth.server";
+import { db } from "./lib/db.server";
 import { webEnv } from "./lib/env.server";
 import { contextFromNode, contextFromRequest } from "../trpc/context";
 import { createCaller, appRouter } from "../trpc/router";
@@ -20,6 +21,16 @@ export async function startWebServer(opts: { port?: number; host?: string } = {}
   app.disable("x-powered-by");
   app.use("/build", express.static(new URL("../public/build", import.meta.url).pathname, { immutable: true, maxAge: "1y" }));
   app.use(express.static(new URL("../public", import.meta.url).pathname, { maxAge: "1h" }));
+
+  // Liveness for load balancers and docker-compose: the process serves and the database answers.
+  app.get("/healthz", async (_req, res) => {
+    try {
+      await db().$queryRaw`select 1`;
+      res.json({ ok: true });
+    } catch {
+      res.status(503).json({ ok: false });
+    }
+  });
 
   app.use(
     "/trpc",
