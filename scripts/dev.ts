@@ -2,6 +2,8 @@
 // under .data/, migrations applied, the Remix build, then the web server and the worker.
 // Ctrl-C stops everything; data persists for the next run.
 import { spawn, type ChildProcess } from "node:child_process";
+import { Connection } from "@temporalio/client";
+import { waitFor } from "./infra/ports";
 import { devSecrets, startLocalStack } from "./local-stack";
 
 const PORT = Number(process.env.PORT ?? 3000);
@@ -58,9 +60,27 @@ if (built !== 0) await shutdown(1);
 run("worker", ["--import", "tsx", "temporal/worker.ts"]);
 run("web", ["--import", "tsx", "server.ts"]);
 
+// Print where to go once the web app answers and the worker polls, below their start-up logs.
+await waitFor("web app", () => fetch(`http://${HOST}:${PORT}/healthz`).then((r) => r.ok || Promise.reject(new Error(`${r.status}`))));
+await waitFor("worker", () => workerPolling(stack.TEMPORAL_ADDRESS, env.TEMPORAL_TASK_QUEUE ?? "brokeforge"));
+
 console.log(`
   BrokeForge      http://${HOST}:${PORT}
   Temporal UI     ${stack.TEMPORAL_UI_URL}
   Data            .data/ (PostgreSQL, Temporal history, dev secrets)
   Ctrl-C to stop.
 `);
+
+async function workerPolling(address: string, taskQueue: string): Promise<true> {
+  const connection = await Connection.connect({ address });
+  try {
+    const { pollers } = await connection.workflowService.describeTaskQueue({
+      namespace: env.TEMPORAL_NAMESPACE ?? "default",
+      taskQueue: { name: taskQueue },
+    });
+    if (!pollers?.length) throw new Error("no poller yet");
+    return true;
+  } finally {
+    await connection.close();
+  }
+}
