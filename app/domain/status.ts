@@ -2,7 +2,8 @@
 export const CONNECTION_STATUSES = ["unknown", "connecting", "connected", "failed"] as const;
 export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
 
-export const OPERATION_STATUSES = [
+/** The seeds' status enum, shared by every server resource. */
+export const TASK_STATUSES = [
   "pending",
   "installing",
   "active",
@@ -12,4 +13,7 @@ export const OPERATION_STATUSES = [
   "removing",
   "paused",
 ] as const;
-export type OperationStatus = (typeof OPERATION_STATUSES)[number];
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const OPERATION_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+export type OperationState = (typeof OPERATION_STATES)[number];
