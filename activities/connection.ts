@@ -2,7 +2,7 @@
 import { db } from "../app/lib/db.server";
 import { classified } from "./failures";
 import { connect } from "./ssh/client";
-import { sshError } from "./ssh/errors";
+import { pinHostKey } from "./host-keys";
 import { loadTarget } from "./targets";
 
 export interface ProbeInput {
@@ -34,27 +34,13 @@ export async function probeServer({ serverId }: ProbeInput): Promise<ProbeResult
         osVersion: fields.VERSION ?? fields.VERSION_ID ?? null,
         kernel: uname.trim() || null,
       };
-      await pinHostKey(serverId, target.host, target.port, result);
+      await pinHostKey(serverId, target.host, target.port, conn.hostKey);
       return result;
     } finally {
       conn.close();
     }
   });
 }
-
-/** Trust on first use: pin only if nothing is pinned; a concurrent pin must agree. */
-async function pinHostKey(serverId: string, host: string, port: number, probe: ProbeResult): Promise<void> {
-  const { count } = await db().server.updateMany({
-    where: { id: serverId, hostKeyFingerprint: null },
-    data: { hostKeyFingerprint: probe.fingerprint, hostKeyAlgorithm: probe.algorithm },
-  });
-  if (count === 1) return;
-  const pinned = await db().server.findUnique({ where: { id: serverId }, select: { hostKeyFingerprint: true } });
-  if (pinned?.hostKeyFingerprint && pinned.hostKeyFingerprint !== probe.fingerprint) {
-    throw sshError("host_key_mismatch", { host, port, expectedHostKey: pinned.hostKeyFingerprint, actualHostKey: probe.fingerprint });
-  }
-}
-
 
 export function parseOsRelease(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -73,8 +59,8 @@ export interface ConnectionOutcome {
 
 export async function markOperationRunning({ operationId }: { operationId: string }): Promise<void> {
   await db().operation.updateMany({
-    where: { id: operationId, status: "pending" },
-    data: { status: "installing", startedAt: new Date() },
+    where: { id: operationId, state: "queued" },
+    data: { state: "running", startedAt: new Date() },
   });
 }
 
@@ -97,8 +83,8 @@ export async function recordConnectionOutcome({ serverId, operationId, result }:
     db().operation.updateMany({
       where: { id: operationId },
       data: result.ok
-        ? { status: "success", errorLog: null, finishedAt: now }
-        : { status: "failed", errorLog: result.error, finishedAt: now },
+        ? { state: "succeeded", errorLog: null, finishedAt: now }
+        : { state: "failed", errorLog: result.error, finishedAt: now },
     }),
   ]);
 }

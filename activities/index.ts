@@ -1,2 +1,4 @@
 // Every activity the worker registers. Workflows import this file as a type only.
 export { markOperationRunning, probeServer, recordConnectionOutcome } from "./connection";
+export { beginOperation, completeOperation, failOperation } from "./operations";
+export { runMilestone } from "./milestones";

@@ -13,6 +13,8 @@ const common = {
   TEMPORAL_NAMESPACE: z.string().min(1).default("default"),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default("brokeforge"),
   BROKEFORGE_ENCRYPTION_KEY: base64Key32,
+  /** How long one operation may run before it is failed (seed: $timeout = 600). */
+  OPERATION_TIMEOUT_SECONDS: z.coerce.number().int().min(10).max(24 * 3600).default(600),
 };
 
 export const workerEnvSchema = z.object(common);

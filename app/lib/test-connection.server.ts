@@ -12,7 +12,9 @@ export const TEST_CONNECTION_KIND = "server.test_connection";
 export async function startTestConnection({ serverId, userId }: { serverId: string; userId: string }) {
   const operation = await db().$transaction(async (tx) => {
     await tx.server.update({ where: { id: serverId }, data: { connectionStatus: "connecting", connectionError: null } });
-    return tx.operation.create({ data: { serverId, userId, kind: TEST_CONNECTION_KIND, status: "pending" } });
+    return tx.operation.create({
+      data: { serverId, userId, kind: TEST_CONNECTION_KIND, resourceType: "server", resourceId: serverId, action: "test_connection" },
+    });
   });
   const workflowId = testConnectionWorkflowId(serverId, operation.id);
   try {
@@ -38,7 +40,7 @@ export async function startTestConnection({ serverId, userId }: { serverId: stri
     const message = `Could not start the connection test: ${(e as Error).message}`;
     await db().$transaction([
       db().server.update({ where: { id: serverId }, data: { connectionStatus: "failed", connectionError: message } }),
-      db().operation.update({ where: { id: operation.id }, data: { status: "failed", errorLog: message, finishedAt: new Date() } }),
+      db().operation.update({ where: { id: operation.id }, data: { state: "failed", errorLog: message, finishedAt: new Date() } }),
     ]);
     throw e;
   }

@@ -121,7 +121,7 @@ export default function ServerPage() {
             {server.operations.map((o) => (
               <li key={o.id} className="flex flex-wrap items-center gap-x-3 gap-y-1 py-2">
                 <span className="font-mono text-xs">{o.kind}</span>
-                <span className="rounded bg-slate-100 px-1.5 py-0.5 text-xs">{o.status}</span>
+                <span className="rounded bg-slate-100 px-1.5 py-0.5 text-xs">{o.state}</span>
                 <span className="text-xs text-slate-500">{new Date(o.createdAt).toLocaleString()}</span>
                 {o.temporalUrl ? <a className="ml-auto text-xs text-blue-700 underline" href={o.temporalUrl} target="_blank" rel="noreferrer">Open in Temporal UI</a> : null}
                 {o.errorLog ? <p className="w-full text-xs text-red-700">{o.errorLog}</p> : null}

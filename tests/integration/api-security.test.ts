@@ -60,10 +60,11 @@ describe("secrets", () => {
     const { token } = await userWithToken("keys@example.com");
     const api = httpClient(token);
     const created = await api.servers.create.mutate({ name: "db-1", host: "10.1.2.3", sshPort: 22, sshUser: "root" });
+    const detail = await api.servers.byId.query({ id: created.id });
     const responses = [
       created,
       await api.servers.list.query(),
-      await api.servers.byId.query({ id: created.id }),
+      detail,
       await api.servers.update.mutate({ id: created.id, name: "db-2", host: "10.1.2.4", sshPort: 2222, sshUser: "deploy" }),
       await api.servers.resetHostKey.mutate({ id: created.id }),
     ];
@@ -86,7 +87,6 @@ describe("secrets", () => {
       expect(body).not.toContain(keyBody.slice(0, 40));
       expect(body).not.toContain(row.privateKeyEncrypted);
     }
-    const detail = responses[2] as { publicKeys: { kind: string; publicKey: string; authorizeCommand: string }[] };
     expect(detail.publicKeys.map((k) => k.kind).sort()).toEqual(["brokeforge", "root"]);
     expect(detail.publicKeys[0]!.publicKey).toMatch(/^ssh-ed25519 AAAA/);
     expect(detail.publicKeys.find((k) => k.kind === "root")!.authorizeCommand).toContain(">> ~/.ssh/authorized_keys");

@@ -18,7 +18,7 @@ const valid = {
 function start(entry: string, env: Record<string, string | undefined>) {
   const clean: Record<string, string> = { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root" };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
-  return spawnSync(process.execPath, ["--import", "tsx", entry], { cwd: root, env: clean, encoding: "utf8", timeout: 30_000 });
+  return spawnSync(process.execPath, ["--import", "tsx", entry], { cwd: root, env: clean as NodeJS.ProcessEnv, encoding: "utf8", timeout: 30_000 });
 }
 
 describe("environment validation", () => {

@@ -68,7 +68,7 @@ describe("test connection", () => {
     expect(done.hostKeyFingerprint).toBe(sshd.hostKeyFingerprint);
     expect(done.osName).toBeTruthy(); // this machine's /etc/os-release, read over SSH
     expect(done.kernel).toMatch(/\d+\.\d+/);
-    expect(done.operations[0]).toMatchObject({ kind: "server.test_connection", status: "success" });
+    expect(done.operations[0]).toMatchObject({ kind: "server.test_connection", state: "succeeded" });
     expect(done.operations[0]!.temporalUrl).toContain(encodeURIComponent(workflowId));
   });
 

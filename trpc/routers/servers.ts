@@ -3,7 +3,7 @@
 import { TRPCError } from "@trpc/server";
 import { serverIdSchema, serverInputSchema } from "../../app/domain/schemas";
 import { db } from "../../app/lib/db.server";
-import { webEnv } from "../../app/lib/env.server";
+import { temporalUrl } from "../../app/lib/temporal-links.server";
 import { createServerWithKeys, authorizeKeyCommand } from "../../app/lib/servers.server";
 import { startTestConnection } from "../../app/lib/test-connection.server";
 import { protectedProcedure, router } from "../init";
@@ -48,8 +48,6 @@ export const serversRouter = router({
       }),
       db().operation.findMany({ where: { serverId: server.id }, orderBy: { createdAt: "desc" }, take: 10 }),
     ]);
-    const temporalUi = webEnv().TEMPORAL_UI_URL;
-    const namespace = webEnv().TEMPORAL_NAMESPACE;
     return {
       ...server,
       publicKeys: credentials.map((c) => ({
@@ -60,14 +58,12 @@ export const serversRouter = router({
       operations: operations.map((o) => ({
         id: o.id,
         kind: o.kind,
-        status: o.status,
+        state: o.state,
         errorLog: o.errorLog,
         createdAt: o.createdAt,
         startedAt: o.startedAt,
         finishedAt: o.finishedAt,
-        temporalUrl: o.workflowId
-          ? `${temporalUi}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(o.workflowId)}${o.runId ? `/${o.runId}` : ""}`
-          : null,
+        temporalUrl: temporalUrl(o.workflowId, o.runId),
       })),
     };
   }),

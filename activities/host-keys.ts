@@ -1,0 +1,22 @@
+// Trust on first use: the first successful connection pins the server's host key; later
+// connections must present the same key (checked by the SSH client), or are refused.
+import { db } from "../app/lib/db.server";
+import { sshError } from "./ssh/errors";
+
+export async function pinHostKey(
+  serverId: string,
+  host: string,
+  port: number,
+  key: { fingerprint: string; algorithm: string },
+): Promise<void> {
+  const { count } = await db().server.updateMany({
+    where: { id: serverId, hostKeyFingerprint: null },
+    data: { hostKeyFingerprint: key.fingerprint, hostKeyAlgorithm: key.algorithm },
+  });
+  if (count === 1) return;
+  // Someone pinned concurrently (or the server is gone): the pinned key must match.
+  const pinned = await db().server.findUnique({ where: { id: serverId }, select: { hostKeyFingerprint: true } });
+  if (pinned?.hostKeyFingerprint && pinned.hostKeyFingerprint !== key.fingerprint) {
+    throw sshError("host_key_mismatch", { host, port, expectedHostKey: pinned.hostKeyFingerprint, actualHostKey: key.fingerprint });
+  }
+}

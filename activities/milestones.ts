@@ -1,0 +1,97 @@
+// Runs one milestone: its commands as one remote script over the server's pooled SSH
+// connection, heartbeating while it runs, recording progress for the UI ("step 3 of 5").
+import { ApplicationFailure, Context } from "@temporalio/activity";
+import { db } from "../app/lib/db.server";
+import { classified } from "./failures";
+import type { Milestone } from "./packages/types";
+import { acquire, discard } from "./ssh/pool";
+import { script } from "./ssh/shell";
+import { SshError } from "./ssh/errors";
+
+/** A command that really failed is tried at most this many times in all (seed: $maxExceptions). */
+export const MAX_COMMAND_FAILURES = 3;
+const OUTPUT_TAIL_BYTES = 8 * 1024;
+const HEARTBEAT_MS = 2_000;
+
+export interface RunMilestoneInput {
+  operationId: string;
+  serverId: string;
+  step: number; // 1-based
+  total: number;
+  milestone: Milestone;
+  /** Per-command ceiling; the operation as a whole has its own timeout. */
+  timeoutMs: number;
+}
+
+export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode: number }> {
+  return classified(async () => {
+    const { operationId, serverId, step, total, milestone } = input;
+    const key = { operationId_step: { operationId, step } };
+    const started = await db().operationMilestone.upsert({
+      where: key,
+      create: { operationId, step, total, name: milestone.name, label: milestone.label, state: "running", attempts: 1 },
+      update: { state: "running", attempts: { increment: 1 }, finishedAt: null },
+    });
+    await db().operation.updateMany({ where: { id: operationId }, data: { milestoneStep: step, milestoneTotal: total } });
+
+    const ctx = Context.current();
+    const rendered = script(milestone.steps);
+    const heartbeat = setInterval(() => ctx.heartbeat({ step }), HEARTBEAT_MS);
+    let result;
+    try {
+      const conn = await acquire(serverId);
+      result = await conn.exec(rendered.command, {
+        timeoutMs: input.timeoutMs,
+        maxOutputBytes: 256 * 1024,
+        signal: ctx.cancellationSignal,
+      });
+    } catch (err) {
+      if (err instanceof SshError && err.kind !== "command_timeout") discard(serverId); // reconnect next time
+      throw err;
+    } finally {
+      clearInterval(heartbeat);
+    }
+
+    const parsed = rendered.parse(result.stdout, result.stderr);
+    const failedStep = parsed.failed ?? parsed.incomplete;
+    const exitCode = result.exitCode ?? -1;
+    const output = tail(`${result.stdout}${result.stderr ? `\n${result.stderr}` : ""}`);
+    if (exitCode === 0 && !failedStep) {
+      await db().$transaction(async (tx) => {
+        await tx.operationMilestone.update({
+          where: key,
+          data: { state: "succeeded", exitCode: 0, outputTail: output, finishedAt: new Date() },
+        });
+        if (milestone.records) {
+          const { type, name, version, configuration } = milestone.records;
+          await tx.serverPackage.upsert({
+            where: { serverId_type: { serverId, type } },
+            create: { serverId, type, name, version, configuration: configuration as object, status: "installing" },
+            update: { name, version, configuration: configuration as object },
+          });
+        }
+        if (milestone.removes) await tx.serverPackage.deleteMany({ where: { serverId, type: milestone.removes.type } });
+      });
+      return { exitCode: 0 };
+    }
+
+    const failures = started.failures + 1;
+    const which = failedStep?.label ? `"${failedStep.label}"` : "a command";
+    const detail = (failedStep ? `${failedStep.stderr}${failedStep.stdout}` : result.stderr).trim().slice(-2000);
+    const message = `${milestone.label}: ${which} exited with ${failedStep?.exitCode ?? exitCode}${detail ? `: ${detail}` : ""}`;
+    await db().operationMilestone.update({
+      where: key,
+      data: { state: "failed", failures, exitCode, outputTail: output, finishedAt: new Date() },
+    });
+    // Counted in the database, so transport faults (retried by Temporal) don't use up these tries.
+    if (failures >= MAX_COMMAND_FAILURES) {
+      throw ApplicationFailure.nonRetryable(`${message} (failed ${failures} times)`, "CommandFailed");
+    }
+    throw ApplicationFailure.retryable(message, "CommandFailed");
+  });
+}
+
+function tail(text: string): string {
+  const buf = Buffer.from(text);
+  return buf.length <= OUTPUT_TAIL_BYTES ? text : buf.subarray(buf.length - OUTPUT_TAIL_BYTES).toString("utf8");
+}

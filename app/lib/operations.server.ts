@@ -1,0 +1,102 @@
+// Enqueueing and cancelling operations. The caller has already written the resource row
+// (status pending, visible at once); we record the operation and hand it to the server's
+// queue workflow with signal-with-start. We never wait for the work itself.
+import { TRPCError } from "@trpc/server";
+import { WorkflowNotFoundError } from "@temporalio/client";
+import type { Action, QueuedOperation, ResourceType } from "../domain/resources";
+import type { TaskStatus } from "../domain/status";
+import { taskQueue, temporalClient } from "../../temporal/client";
+import { serverIdKey } from "../../temporal/search-keys";
+import { operationWorkflowId, serverWorkflowId } from "../../workflows/ids";
+import { cancelSignal, enqueueSignal } from "../../workflows/signals";
+import { db } from "./db.server";
+import { sharedEnv } from "./env.server";
+import { resourceTable } from "./resources.server";
+
+/** Retries a user may start per minute (seed: 10). */
+export const RETRY_LIMIT_PER_MINUTE = 10;
+
+export interface EnqueueInput {
+  userId: string;
+  serverId: string;
+  resourceType: ResourceType;
+  resourceId: string;
+  action: Action;
+  previousStatus: TaskStatus | null;
+  createdResource: boolean;
+  isRetry?: boolean;
+}
+
+export async function enqueueOperation(input: EnqueueInput) {
+  const kind = `${input.resourceType}.${input.action}`;
+  const operation = await db().operation.create({
+    data: {
+      serverId: input.serverId,
+      userId: input.userId,
+      kind,
+      resourceType: input.resourceType,
+      resourceId: input.resourceId,
+      action: input.action,
+      previousStatus: input.previousStatus,
+      createdResource: input.createdResource,
+      isRetry: input.isRetry ?? false,
+      workflowId: operationWorkflowId(input.serverId, "pending"),
+    },
+  });
+  const queued: QueuedOperation = {
+    operationId: operation.id,
+    serverId: input.serverId,
+    kind,
+    resourceType: input.resourceType,
+    resourceId: input.resourceId,
+    action: input.action,
+    timeoutSeconds: sharedEnv().OPERATION_TIMEOUT_SECONDS,
+  };
+  await db().operation.update({
+    where: { id: operation.id },
+    data: { workflowId: operationWorkflowId(input.serverId, operation.id) },
+  });
+  try {
+    const client = await temporalClient();
+    await client.workflow.signalWithStart("serverQueueWorkflow", {
+      workflowId: serverWorkflowId(input.serverId),
+      taskQueue: taskQueue(),
+      args: [{ serverId: input.serverId }],
+      signal: enqueueSignal,
+      signalArgs: [queued],
+      staticSummary: `Operation queue of server ${input.serverId}`,
+      typedSearchAttributes: [{ key: serverIdKey, value: input.serverId }],
+    });
+  } catch (e) {
+    // Temporal unreachable: fail visibly instead of leaving the resource pending forever.
+    const message = `Could not queue the operation: ${(e as Error).message}`;
+    await db().operation.update({ where: { id: operation.id }, data: { state: "failed", errorLog: message, finishedAt: new Date() } });
+    const table = resourceTable(input.resourceType);
+    await table.updateMany({
+      where: { id: input.resourceId },
+      data: input.action === "install" ? { status: "failed", errorLog: message } : { status: input.previousStatus ?? "failed" },
+    });
+    throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message });
+  }
+  return { operationId: operation.id, workflowId: operationWorkflowId(input.serverId, operation.id) };
+}
+
+export async function assertRetryAllowed(userId: string): Promise<void> {
+  const recent = await db().operation.count({
+    where: { userId, isRetry: true, createdAt: { gte: new Date(Date.now() - 60_000) } },
+  });
+  if (recent >= RETRY_LIMIT_PER_MINUTE) {
+    throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: `At most ${RETRY_LIMIT_PER_MINUTE} retries a minute. Try again shortly.` });
+  }
+}
+
+/** Asks the server's queue to cancel an operation (queued: never runs; running: stopped). */
+export async function requestCancel(serverId: string, operationId: string): Promise<void> {
+  const client = await temporalClient();
+  try {
+    await client.workflow.getHandle(serverWorkflowId(serverId)).signal(cancelSignal, { operationId });
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) throw new TRPCError({ code: "CONFLICT", message: "The operation is no longer running" });
+    throw e;
+  }
+}

@@ -1,0 +1,56 @@
+// Harness for engine tests: an isolated app env, an in-process worker, the ssh2 test peer
+// standing in for any number of servers, and a signed-in user's tRPC caller.
+import { startSshPeer, type SshPeer } from "../fixtures/ssh-peer";
+import { eventually, setupTestEnv, startTestWorker, teardownTestEnv, type TestEnv } from "./app";
+
+export interface Engine {
+  env: TestEnv;
+  peer: SshPeer;
+  worker: Awaited<ReturnType<typeof startTestWorker>>;
+  api: ReturnType<typeof import("../../trpc/router").createCaller>;
+  db: ReturnType<typeof import("../../app/lib/db.server").db>;
+  userId: string;
+  /** Adds a server like a user would, pointing at the peer, its key authorized there. */
+  addServer(name?: string): Promise<{ id: string }>;
+  stop(): Promise<void>;
+}
+
+export async function startEngine(opts: { worker?: boolean } = {}): Promise<Engine> {
+  const env = await setupTestEnv();
+  const peer = await startSshPeer();
+  const worker = opts.worker === false ? { worker: null as never, stop: async () => {} } : await startTestWorker();
+  const { db: getDb } = await import("../../app/lib/db.server");
+  const { createCaller } = await import("../../trpc/router");
+  const db = getDb();
+  const user = await db.user.create({ data: { email: `ops-${env.taskQueue}@example.com`, passwordHash: "x" } });
+  const api = createCaller({ principal: { user, via: { kind: "session", sessionId: "test" } }, ip: "127.0.0.1" });
+  let n = 0;
+  return {
+    env,
+    peer,
+    worker,
+    api,
+    db,
+    userId: user.id,
+    async addServer(name = `server-${++n}`) {
+      const server = await api.servers.create({ name, host: "127.0.0.1", sshPort: peer.port, sshUser: "root" });
+      const credential = await db.serverCredential.findFirstOrThrow({ where: { serverId: server.id, kind: "root" } });
+      peer.authorize(credential.publicKey, server.id);
+      return server;
+    },
+    async stop() {
+      await worker.stop();
+      await peer.stop();
+      await teardownTestEnv(env);
+    },
+  };
+}
+
+export { eventually };
+
+/** A latch a peer handler can wait on, to hold a command "running" while the test looks. */
+export function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { opened, open };
+}
