@@ -63,7 +63,9 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
           data: { state: "succeeded", exitCode: 0, outputTail: output, finishedAt: new Date() },
         });
         if (milestone.records) {
-          const { type, name, version, configuration } = milestone.records;
+          const { type, name, versionFromStep, configuration } = milestone.records;
+          const version =
+            versionFromStep === undefined ? milestone.records.version : parsed.steps[versionFromStep]?.stdout.trim().slice(0, 64) || null;
           await tx.serverPackage.upsert({
             where: { serverId_type: { serverId, type } },
             create: { serverId, type, name, version, configuration: configuration as object, status: "installing" },

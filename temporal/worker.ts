@@ -1,6 +1,8 @@
 // The worker process: runs workflows and activities until SIGINT/SIGTERM.
 import { exitOnEnvError, workerEnv } from "../app/lib/env.server";
 import { disconnectDb } from "../app/lib/db.server";
+import { startMaintenance } from "../activities/maintenance";
+import { closeAll as closeSshConnections } from "../activities/ssh/pool";
 import { registerSearchAttributes } from "./register-search-attributes";
 import { createWorker } from "./worker-factory";
 
@@ -15,5 +17,8 @@ const added = await registerSearchAttributes(env.TEMPORAL_ADDRESS, env.TEMPORAL_
 if (added.length) console.log(`[worker] registered search attributes: ${added.join(", ")}`);
 const worker = await createWorker();
 console.log(`[worker] polling task queue "${env.TEMPORAL_TASK_QUEUE}" on ${env.TEMPORAL_ADDRESS}`);
+const stopMaintenance = startMaintenance();
 await worker.run(); // the SDK shuts down gracefully on SIGINT/SIGTERM
+stopMaintenance();
+closeSshConnections();
 await disconnectDb();

@@ -42,8 +42,10 @@ describe("firewallInstallPlan", () => {
     expect(plan[1]!.records).toEqual({
       type: "firewall",
       name: "ufw",
+      versionFromStep: 4,
       configuration: { sshPort: 2222, defaultIncoming: "deny", defaultOutgoing: "allow" },
     });
+    expect(plan[1]!.steps[4]!.argv[0]).toBe("dpkg-query");
     const steps = plan[1]!.steps.map((s) => toShell(s.argv));
     expect(steps.findIndex((s) => s.includes("port 2222"))).toBeLessThan(steps.indexOf("ufw --force enable"));
   });

@@ -117,12 +117,12 @@ export function firewallInstallPlan({ sshPort }: FirewallContext): Plan {
         step("Denying incoming traffic by default", "ufw", "default", "deny", "incoming"),
         step("Allowing outgoing traffic by default", "ufw", "default", "allow", "outgoing"),
         step("Enabling ufw", "ufw", "--force", "enable"),
-        // Printed for the operation log; InventoryRecord.version is static, so it is not stored.
         step("Reading the installed ufw version", "dpkg-query", "-W", "-f=${Version}", "ufw"),
       ],
       records: {
         type: "firewall",
         name: "ufw",
+        versionFromStep: 4,
         configuration: { sshPort, defaultIncoming: "deny", defaultOutgoing: "allow" },
       },
     },

@@ -34,7 +34,8 @@ describe("schedulerInstallPlan", () => {
         ],
       },
     ]);
-    expect(plan[0]!.records).toEqual({ type: "scheduler", name: "cron", configuration: {} });
+    expect(plan[0]!.records).toEqual({ type: "scheduler", name: "cron", versionFromStep: 3, configuration: {} });
+    expect(plan[0]!.steps[3]!.argv[0]).toBe("dpkg-query");
   });
 
   it("uninstall removes every BrokeForge line and script but keeps the cron package", () => {

@@ -132,7 +132,7 @@ export function schedulerInstallPlan(): Plan {
         step("Starting cron at boot and now", "systemctl", "enable", "--now", "cron"),
         step("Reading the installed cron version", "dpkg-query", "-W", "-f=${Version}", "cron"),
       ],
-      records: { type: "scheduler", name: "cron", configuration: {} },
+      records: { type: "scheduler", name: "cron", versionFromStep: 3, configuration: {} },
     },
   ];
 }

@@ -49,7 +49,8 @@ describe("supervisorInstallPlan / supervisorUninstallPlan", () => {
         ],
       },
     ]);
-    expect(plan[0]!.records).toEqual({ type: "supervisor", name: "supervisor", configuration: {} });
+    expect(plan[0]!.records).toEqual({ type: "supervisor", name: "supervisor", versionFromStep: 3, configuration: {} });
+    expect(plan[0]!.steps[3]!.argv[0]).toBe("dpkg-query");
   });
 
   it("uninstall deletes BrokeForge configs, then purges", () => {

@@ -160,7 +160,7 @@ export function supervisorInstallPlan(): Plan {
         step("Starting supervisor at boot and now", "systemctl", "enable", "--now", "supervisor"),
         step("Reading the installed supervisor version", "dpkg-query", "-W", "-f=${Version}", "supervisor"),
       ],
-      records: { type: "supervisor", name: "supervisor", configuration: {} },
+      records: { type: "supervisor", name: "supervisor", versionFromStep: 3, configuration: {} },
     },
   ];
 }

@@ -13,6 +13,8 @@ export interface InventoryRecord {
   type: string; // e.g. "firewall"
   name: string; // e.g. "ufw"
   version?: string;
+  /** Take the version from this step's output instead (0-based index in the milestone). */
+  versionFromStep?: number;
   configuration?: Record<string, unknown>;
 }
 
