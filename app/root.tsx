@@ -1,5 +1,6 @@
 import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Form, Link, Links, Meta, NavLink, Outlet, Scripts, ScrollRestoration, isRouteErrorResponse, useLoaderData, useRouteError } from "@remix-run/react";
+import { ApiProvider } from "./lib/trpc";
 import stylesheet from "./tailwind.css";
 
 export const links: LinksFunction = () => [
@@ -34,6 +35,7 @@ export function Layout({ children }: { children: React.ReactNode }) {
 export default function App() {
   const { user } = useLoaderData<typeof loader>();
   return (
+    <ApiProvider key={user?.email ?? "signed-out"}>
     <div className="min-h-full">
       <header className="border-b border-slate-200 bg-white">
         <div className="mx-auto flex max-w-5xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
@@ -65,6 +67,7 @@ export default function App() {
         <Outlet />
       </main>
     </div>
+    </ApiProvider>
   );
 }
 

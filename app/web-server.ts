@@ -11,6 +11,7 @@ import { db } from "./lib/db.server";
 import { webEnv } from "./lib/env.server";
 import { contextFromNode, contextFromRequest } from "../trpc/context";
 import { createCaller, appRouter } from "../trpc/router";
+import { closeLiveHub } from "../trpc/live-hub";
 import { attachWebSocket } from "../trpc/ws";
 
 export async function startWebServer(opts: { port?: number; host?: string } = {}) {
@@ -57,6 +58,7 @@ export async function startWebServer(opts: { port?: number; host?: string } = {}
     url,
     async close() {
       await ws.close();
+      await closeLiveHub();
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
     },

@@ -1,5 +1,6 @@
 import { authRouter } from "./routers/auth";
 import { firewallRouter } from "./routers/firewall";
+import { liveRouter } from "./routers/live";
 import { operationsRouter } from "./routers/operations";
 import { packagesRouter } from "./routers/packages";
 import { schedulerRouter } from "./routers/scheduler";
@@ -17,6 +18,7 @@ export const appRouter = router({
   scheduler: schedulerRouter,
   supervisor: supervisorRouter,
   operations: operationsRouter,
+  live: liveRouter,
 });
 
 export type AppRouter = typeof appRouter;

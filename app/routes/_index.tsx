@@ -1,7 +1,11 @@
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
+import { useQuery } from "@tanstack/react-query";
+import { OperationBadge, Progress } from "../components/status";
 import { ConnectionBadge } from "../components/ui";
 import { requireApi } from "../lib/forms";
+import { LiveIndicator, LiveUpdates } from "../lib/live";
+import { useTRPC } from "../lib/trpc";
 
 export const meta: MetaFunction = () => [{ title: "Servers · BrokeForge" }];
 
@@ -11,11 +15,24 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 }
 
 export default function Dashboard() {
-  const { servers } = useLoaderData<typeof loader>();
+  return (
+    <LiveUpdates>
+      <ServerList />
+    </LiveUpdates>
+  );
+}
+
+function ServerList() {
+  const loaded = useLoaderData<typeof loader>();
+  const trpc = useTRPC();
+  const servers = useQuery(trpc.servers.list.queryOptions(undefined, { initialData: loaded.servers as never })).data ?? loaded.servers;
   return (
     <div>
-      <div className="flex items-center justify-between gap-4">
-        <h1 className="text-2xl font-semibold">Servers</h1>
+      <div className="flex flex-wrap items-center justify-between gap-4">
+        <div className="flex items-center gap-3">
+          <h1 className="text-2xl font-semibold">Servers</h1>
+          <LiveIndicator />
+        </div>
         <Link to="/servers/new" className="rounded-md bg-slate-900 px-3 py-2 text-sm font-medium text-white hover:bg-slate-700">Add server</Link>
       </div>
       {servers.length === 0 ? (
@@ -26,12 +43,22 @@ export default function Dashboard() {
       ) : (
         <ul className="mt-6 divide-y divide-slate-200 overflow-hidden rounded-lg border border-slate-200 bg-white" aria-label="Servers">
           {servers.map((s) => (
-            <li key={s.id}>
+            <li key={s.id} data-testid={`server-${s.name}`}>
               <Link to={`/servers/${s.id}`} className="flex flex-wrap items-center gap-x-4 gap-y-1 px-4 py-3 hover:bg-slate-50">
                 <span className="font-medium">{s.name}</span>
                 <span className="text-sm text-slate-500">{s.sshUser}@{s.host}:{s.sshPort}</span>
                 <span className="text-sm text-slate-500">{s.osName ? `${s.osName} ${s.osVersion ?? ""}` : ""}</span>
-                <span className="ml-auto"><ConnectionBadge status={s.connectionStatus} /></span>
+                <span className="ml-auto flex flex-wrap items-center gap-2">
+                  {s.currentOperation ? (
+                    <>
+                      <span className="font-mono text-xs text-slate-500">{s.currentOperation.kind}</span>
+                      <OperationBadge state={s.currentOperation.state} />
+                      {s.currentOperation.state === "running" ? <Progress step={s.currentOperation.milestoneStep} total={s.currentOperation.milestoneTotal} /> : null}
+                      {s.queued > 0 ? <span className="text-xs text-slate-500">+{s.queued} queued</span> : null}
+                    </>
+                  ) : null}
+                  <ConnectionBadge status={s.connectionStatus} />
+                </span>
               </Link>
             </li>
           ))}

@@ -34,9 +34,24 @@ async function ownedServer(userId: string, id: string) {
 }
 
 export const serversRouter = router({
-  list: protectedProcedure.query(({ ctx }) =>
-    db().server.findMany({ where: { userId: ctx.user.id }, select: serverPublicSelect, orderBy: { createdAt: "desc" } }),
-  ),
+  /** My servers, each with the operation it is running (or the next queued one). */
+  list: protectedProcedure.query(async ({ ctx }) => {
+    const servers = await db().server.findMany({
+      where: { userId: ctx.user.id },
+      select: {
+        ...serverPublicSelect,
+        operations: {
+          where: { state: { in: ["running", "queued"] } },
+          orderBy: [{ state: "desc" }, { createdAt: "asc" }], // running sorts before queued
+          take: 1,
+          select: { id: true, kind: true, state: true, milestoneStep: true, milestoneTotal: true },
+        },
+        _count: { select: { operations: { where: { state: "queued" } } } },
+      },
+      orderBy: { createdAt: "desc" },
+    });
+    return servers.map(({ operations, _count, ...s }) => ({ ...s, currentOperation: operations[0] ?? null, queued: _count.operations }));
+  }),
 
   byId: protectedProcedure.input(serverIdSchema).query(async ({ ctx, input }) => {
     const server = await ownedServer(ctx.user.id, input.id);

@@ -1,0 +1,76 @@
+// One resource in a list: its status, error, and the actions its status allows.
+import { ACTION_FROM, type Action } from "../domain/resources";
+import type { TaskStatus } from "../domain/status";
+import { useApiAction } from "../lib/use-api-form";
+import { StatusBadge } from "./status";
+
+export interface RowActions {
+  remove?: () => Promise<unknown>;
+  retry?: () => Promise<unknown>;
+  pause?: () => Promise<unknown>;
+  resume?: () => Promise<unknown>;
+  restart?: () => Promise<unknown>;
+}
+
+const LABELS: Record<keyof RowActions, string> = { remove: "Remove", retry: "Retry", pause: "Pause", resume: "Resume", restart: "Restart" };
+const ALLOWED: Record<keyof RowActions, readonly TaskStatus[]> = {
+  remove: ACTION_FROM.remove,
+  retry: ACTION_FROM.install,
+  pause: ACTION_FROM.pause,
+  resume: ACTION_FROM.resume,
+  restart: ACTION_FROM.restart satisfies readonly TaskStatus[],
+};
+
+export function ResourceRow(props: {
+  testId: string;
+  title: React.ReactNode;
+  detail?: React.ReactNode;
+  status: TaskStatus;
+  errorLog: string | null;
+  actions: RowActions;
+}) {
+  const action = useApiAction();
+  const buttons = (Object.keys(props.actions) as Array<keyof RowActions>).filter((k) => ALLOWED[k].includes(props.status));
+  return (
+    <li className="px-4 py-3" data-testid={props.testId} data-status={props.status}>
+      <div className="flex flex-wrap items-center gap-x-3 gap-y-2">
+        <div className="min-w-0 flex-1">
+          <div className="font-medium">{props.title}</div>
+          {props.detail ? <div className="break-all text-xs text-slate-500">{props.detail}</div> : null}
+        </div>
+        <StatusBadge status={props.status} />
+        <div className="flex gap-2">
+          {buttons.map((k) => (
+            <button
+              key={k}
+              type="button"
+              disabled={action.pending}
+              onClick={() => {
+                if (k === "remove" && !confirm("Remove it from the server?")) return;
+                void action.run(props.actions[k]!);
+              }}
+              className={`rounded-md border px-2.5 py-1 text-xs font-medium disabled:opacity-50 ${k === "remove" ? "border-red-300 text-red-700 hover:bg-red-50" : "border-slate-300 text-slate-700 hover:bg-slate-50"}`}
+            >
+              {LABELS[k]}
+            </button>
+          ))}
+        </div>
+      </div>
+      {props.status === "failed" && props.errorLog ? (
+        <pre className="mt-2 max-h-40 overflow-auto whitespace-pre-wrap rounded bg-red-50 p-2 text-xs text-red-800" data-testid="error-log">{props.errorLog}</pre>
+      ) : null}
+      {action.error ? <p className="mt-2 text-xs text-red-700" role="alert">{action.error}</p> : null}
+    </li>
+  );
+}
+
+export function EmptyState({ title, children }: { title: string; children?: React.ReactNode }) {
+  return (
+    <div className="rounded-lg border border-dashed border-slate-300 bg-white p-8 text-center">
+      <p className="font-medium">{title}</p>
+      {children ? <p className="mt-1 text-sm text-slate-600">{children}</p> : null}
+    </div>
+  );
+}
+
+export type { Action };

@@ -1,0 +1,8 @@
+// A change event as clients receive it: ids only; the client refetches what it shows.
+export interface LiveEvent {
+  id: string; // monotonically increasing (commit order), as a string for tracked()
+  serverId: string | null;
+  entity: "server" | "operation" | "operation_milestone" | "server_package" | "firewall_rule" | "scheduled_task" | "supervisor_program";
+  entityId: string;
+  action: "insert" | "update" | "delete";
+}

@@ -1,0 +1,73 @@
+// Live updates, the seed's pattern: an event names what changed (ids only); we invalidate the
+// queries that show it and they refetch from the tRPC procedures. Bursts are coalesced, so a
+// five-milestone operation does not cause five refetches of a page.
+import { useQueryClient } from "@tanstack/react-query";
+import { useSubscription } from "@trpc/tanstack-react-query";
+import { createContext, useContext, useEffect, useMemo, useRef } from "react";
+import type { LiveEvent } from "../domain/live";
+import { useTRPC } from "./trpc";
+
+const DEBOUNCE_MS = 150;
+
+export type LiveStatus = "live" | "connecting" | "offline";
+const LiveStatusContext = createContext<LiveStatus>("connecting");
+export const useLiveStatus = () => useContext(LiveStatusContext);
+
+/** Subscribes to one server's events, or to all of the user's (no serverId). */
+export function LiveUpdates({ serverId, children }: { serverId?: string; children: React.ReactNode }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const pending = useRef(new Set<LiveEvent["entity"] | "*">());
+  const timer = useRef<ReturnType<typeof setTimeout>>();
+
+  const flush = useMemo(
+    () => () => {
+      const entities = [...pending.current];
+      pending.current.clear();
+      const all = entities.includes("*");
+      const touched = (...names: Array<LiveEvent["entity"]>) => all || names.some((n) => entities.includes(n));
+      const filters = [
+        touched("server", "operation") && trpc.servers.pathFilter(),
+        touched("firewall_rule") && trpc.firewall.pathFilter(),
+        touched("scheduled_task") && trpc.scheduler.pathFilter(),
+        touched("supervisor_program") && trpc.supervisor.pathFilter(),
+        touched("server_package") && trpc.packages.pathFilter(),
+        touched("operation", "operation_milestone") && trpc.operations.pathFilter(),
+      ];
+      for (const f of filters) if (f) void queryClient.invalidateQueries(f);
+    },
+    [trpc, queryClient],
+  );
+
+  const schedule = (entity: LiveEvent["entity"] | "*") => {
+    pending.current.add(entity);
+    clearTimeout(timer.current);
+    timer.current = setTimeout(flush, DEBOUNCE_MS);
+  };
+  useEffect(() => () => clearTimeout(timer.current), []);
+
+  const handlers = {
+    // (Re)connected without a resume point: refetch once, anything may have changed meanwhile.
+    onStarted: () => schedule("*"),
+    onData: (event: { data: LiveEvent }) => schedule(event.data.entity),
+  };
+  const sub = useSubscription(
+    serverId
+      ? trpc.live.server.subscriptionOptions({ serverId }, handlers)
+      : trpc.live.all.subscriptionOptions({}, handlers),
+  );
+  const status: LiveStatus = sub.status === "pending" ? "live" : sub.status === "error" ? "offline" : "connecting";
+  return <LiveStatusContext.Provider value={status}>{children}</LiveStatusContext.Provider>;
+}
+
+export function LiveIndicator() {
+  const status = useLiveStatus();
+  const label = { live: "Live", connecting: "Reconnecting…", offline: "Offline" }[status];
+  const dot = { live: "bg-green-500", connecting: "bg-amber-400 animate-pulse", offline: "bg-red-500" }[status];
+  return (
+    <span className="inline-flex items-center gap-1.5 text-xs text-slate-500" data-testid="live-indicator" data-status={status} role="status">
+      <span aria-hidden className={`h-2 w-2 rounded-full ${dot}`} />
+      {label}
+    </span>
+  );
+}

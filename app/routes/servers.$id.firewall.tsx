@@ -1,0 +1,69 @@
+import type { LoaderFunctionArgs } from "@remix-run/node";
+import { useLoaderData } from "@remix-run/react";
+import { useQuery } from "@tanstack/react-query";
+import { firewallRuleInputSchema } from "../domain/firewall";
+import { EmptyState, ResourceRow } from "../components/resource-row";
+import { Select } from "../components/select";
+import { Button, Field, FormError } from "../components/ui";
+import { requireApi } from "../lib/forms";
+import { useTRPC, useTRPCClient } from "../lib/trpc";
+import { formObject, useApiForm } from "../lib/use-api-form";
+
+export async function loader({ request, context, params }: LoaderFunctionArgs) {
+  const api = await requireApi(request, context);
+  return { serverId: params.id!, rules: await api.firewall.list({ serverId: params.id! }) };
+}
+
+export default function FirewallTab() {
+  const loaded = useLoaderData<typeof loader>();
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const serverId = loaded.serverId;
+  const rules = useQuery(trpc.firewall.list.queryOptions({ serverId }, { initialData: loaded.rules as never })).data ?? [];
+  const form = useApiForm(firewallRuleInputSchema, (input) => client.firewall.create.mutate({ serverId, ...input }));
+
+  return (
+    <div className="space-y-6">
+      <section className="rounded-lg border border-slate-200 bg-white p-4" aria-labelledby="add-rule">
+        <h2 id="add-rule" className="font-medium">Add a rule</h2>
+        <form
+          noValidate
+          className="mt-3 grid grid-cols-1 gap-3 sm:grid-cols-3"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            const el = e.currentTarget;
+            if (await form.submit(formObject(el))) el.reset();
+          }}
+        >
+          <Field label="Name" name="name" error={form.fieldErrors.name} hint="e.g. HTTPS" />
+          <Field label="Port or range" name="port" error={form.fieldErrors.port} hint="443, or 8000:8100" />
+          <Field label="From (IP or CIDR)" name="source" error={form.fieldErrors.source} hint="Empty: anywhere" />
+          <Select label="Protocol" name="protocol" options={[["tcp", "TCP"], ["udp", "UDP"], ["any", "Any"]]} error={form.fieldErrors.protocol} />
+          <Select label="Action" name="action" options={[["allow", "Allow"], ["deny", "Deny"]]} error={form.fieldErrors.action} />
+          <div className="flex items-end"><Button type="submit" disabled={form.pending} className="w-full">Add rule</Button></div>
+          <div className="sm:col-span-3"><FormError message={form.formError} /></div>
+        </form>
+      </section>
+      {rules.length === 0 ? (
+        <EmptyState title="No firewall rules">Rules you add are applied with ufw, one operation each. SSH stays open.</EmptyState>
+      ) : (
+        <ul className="divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white" aria-label="Firewall rules">
+          {rules.map((r) => (
+            <ResourceRow
+              key={r.id}
+              testId={`rule-${r.name}`}
+              title={r.name}
+              detail={`${r.action} ${r.port}${r.protocol === "any" ? "" : `/${r.protocol}`} from ${r.source ?? "anywhere"}`}
+              status={r.status}
+              errorLog={r.errorLog}
+              actions={{
+                retry: () => client.firewall.retry.mutate({ id: r.id }),
+                remove: () => client.firewall.remove.mutate({ id: r.id }),
+              }}
+            />
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,63 @@
+import type { LoaderFunctionArgs } from "@remix-run/node";
+import { useLoaderData } from "@remix-run/react";
+import { useQuery } from "@tanstack/react-query";
+import { PACKAGE_TYPES } from "../domain/resources";
+import { ResourceRow } from "../components/resource-row";
+import { requireApi } from "../lib/forms";
+import { useTRPC, useTRPCClient } from "../lib/trpc";
+import { useApiAction } from "../lib/use-api-form";
+
+export async function loader({ request, context, params }: LoaderFunctionArgs) {
+  const api = await requireApi(request, context);
+  return { serverId: params.id!, packages: await api.packages.list({ serverId: params.id! }) };
+}
+
+const ABOUT = {
+  firewall: ["Firewall (ufw)", "Denies incoming traffic except SSH and the rules you add."],
+  scheduler: ["Scheduler (cron)", "Runs scheduled tasks."],
+  supervisor: ["Supervisor", "Keeps long-running programs alive."],
+} as const;
+
+export default function PackagesTab() {
+  const loaded = useLoaderData<typeof loader>();
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const serverId = loaded.serverId;
+  const packages = useQuery(trpc.packages.list.queryOptions({ serverId }, { initialData: loaded.packages as never })).data ?? [];
+  const install = useApiAction();
+  const missing = PACKAGE_TYPES.filter((t) => !packages.some((p) => p.type === t));
+  return (
+    <div className="space-y-6">
+      <ul className="divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white" aria-label="Installed packages">
+        {packages.map((p) => (
+          <ResourceRow
+            key={p.id}
+            testId={`package-${p.type}`}
+            title={ABOUT[p.type as keyof typeof ABOUT]?.[0] ?? p.name}
+            detail={p.version ? `${p.name} ${p.version}` : p.name}
+            status={p.status}
+            errorLog={p.errorLog}
+            actions={{ retry: () => client.packages.retry.mutate({ id: p.id }), remove: () => client.packages.remove.mutate({ id: p.id }) }}
+          />
+        ))}
+        {missing.map((type) => (
+          <li key={type} className="flex flex-wrap items-center gap-3 px-4 py-3">
+            <div className="flex-1">
+              <div className="font-medium">{ABOUT[type][0]}</div>
+              <div className="text-xs text-slate-500">{ABOUT[type][1]}</div>
+            </div>
+            <button
+              type="button"
+              disabled={install.pending}
+              onClick={() => void install.run(() => client.packages.install.mutate({ serverId, type }))}
+              className="rounded-md bg-slate-900 px-3 py-1.5 text-xs font-medium text-white hover:bg-slate-700 disabled:opacity-50"
+            >
+              Install
+            </button>
+          </li>
+        ))}
+      </ul>
+      {install.error ? <p className="text-sm text-red-700" role="alert">{install.error}</p> : null}
+    </div>
+  );
+}

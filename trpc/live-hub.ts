@@ -1,0 +1,104 @@
+// One LISTEN connection per web process, fanned out to every subscriber in memory.
+// Subscribers register before they replay missed events from the table, so nothing falls
+// between the replay and the live feed (duplicates are dropped by id).
+import pg from "pg";
+import type { LiveEvent } from "../app/domain/live";
+
+interface Notification extends LiveEvent {
+  userId: string;
+}
+
+type Listener = (event: Notification) => void;
+
+const CHANNEL = "brokeforge_changes";
+
+export class LiveHub {
+  #client: pg.Client | null = null;
+  #listeners = new Set<Listener>();
+  #closed = false;
+  #ready: Promise<void> | null = null;
+
+  constructor(private readonly databaseUrl: string) {}
+
+  /** Connects (once) and keeps reconnecting while the hub is open. */
+  start(): Promise<void> {
+    this.#ready ??= this.#connect();
+    return this.#ready;
+  }
+
+  async #connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    client.on("notification", (n) => {
+      if (n.channel !== CHANNEL || !n.payload) return;
+      const raw = JSON.parse(n.payload) as Notification & { id: number };
+      const event: Notification = { ...raw, id: String(raw.id) };
+      for (const l of this.#listeners) l(event);
+    });
+    client.on("error", () => this.#reconnect(client));
+    client.on("end", () => this.#reconnect(client));
+    await client.connect();
+    await client.query(`LISTEN ${CHANNEL}`);
+    this.#client = client;
+  }
+
+  #reconnect(old: pg.Client) {
+    if (this.#closed || this.#client !== old) return;
+    this.#client = null;
+    // Subscribers resume from the table on their next reconnect; retry the LISTEN meanwhile.
+    const retry = () => {
+      if (this.#closed) return;
+      this.#ready = this.#connect().catch(() => void setTimeout(retry, 1000));
+    };
+    setTimeout(retry, 200);
+  }
+
+  /** Buffers matching events from now on; iterate it, and close it when done. */
+  subscribe(filter: (e: Notification) => boolean, signal?: AbortSignal) {
+    const buffer: Notification[] = [];
+    let wake: (() => void) | null = null;
+    const listener: Listener = (e) => {
+      if (!filter(e)) return;
+      buffer.push(e);
+      wake?.();
+    };
+    this.#listeners.add(listener);
+    const close = () => {
+      this.#listeners.delete(listener);
+      wake?.();
+    };
+    signal?.addEventListener("abort", close, { once: true });
+    const listeners = this.#listeners;
+    return {
+      close,
+      async *[Symbol.asyncIterator](): AsyncGenerator<Notification> {
+        while (listeners.has(listener)) {
+          if (buffer.length === 0) await new Promise<void>((r) => (wake = r));
+          wake = null;
+          while (buffer.length > 0) yield buffer.shift()!;
+        }
+      },
+    };
+  }
+
+  get subscriberCount(): number {
+    return this.#listeners.size;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const l of [...this.#listeners]) this.#listeners.delete(l);
+    await this.#client?.end().catch(() => {});
+  }
+}
+
+let hub: LiveHub | null = null;
+
+export function liveHub(databaseUrl: string): LiveHub {
+  hub ??= new LiveHub(databaseUrl);
+  return hub;
+}
+
+export async function closeLiveHub(): Promise<void> {
+  await hub?.close();
+  hub = null;
+}
