@@ -1,0 +1,141 @@
+// Live change events over tRPC ws: ownership, resume without gap or duplicate across a web
+// restart, and ids that follow commit order.
+import { createTRPCClient, createWSClient, wsLink } from "@trpc/client";
+import pg from "pg";
+import WebSocket from "ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AppRouter } from "../../trpc/router";
+import type { LiveEvent } from "../../app/domain/live";
+import { startTestWeb } from "../setup/app";
+import { eventually, gate, startEngine, type Engine } from "../setup/engine";
+
+let e: Engine;
+let web: Awaited<ReturnType<typeof startTestWeb>>;
+let port: number;
+let token: string;
+
+beforeAll(async () => {
+  e = await startEngine();
+  web = await startTestWeb();
+  port = Number(new URL(web.url).port);
+  token = (await e.api.tokens.create({ name: "live-test" })).token;
+});
+afterAll(async () => {
+  await web?.close();
+  await e?.stop();
+});
+
+function subscribe(opts: { token: string; serverId?: string; lastEventId?: string }) {
+  const events: LiveEvent[] = [];
+  const errors: unknown[] = [];
+  const client = createWSClient({
+    url: `ws://127.0.0.1:${port}/trpc`,
+    connectionParams: { token: opts.token },
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    retryDelayMs: () => 200,
+  });
+  const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client })] });
+  const handlers = {
+    onData: (ev: { id: string; data: LiveEvent }) => events.push(ev.data),
+    onError: (err: unknown) => errors.push(err),
+  };
+  const sub = opts.serverId
+    ? trpc.live.server.subscribe({ serverId: opts.serverId, lastEventId: opts.lastEventId }, handlers)
+    : trpc.live.all.subscribe({ lastEventId: opts.lastEventId }, handlers);
+  return {
+    events,
+    errors,
+    close() {
+      sub.unsubscribe();
+      client.close();
+    },
+  };
+}
+
+const untilActive = (id: string) =>
+  eventually(async () => (await e.db.firewallRule.findUnique({ where: { id } }))?.status === "active" || null);
+
+describe("live events", () => {
+  it("delivers a server's events to its owner, and nothing to another user (who can't subscribe to it)", async () => {
+    const server = await e.addServer("live-owner");
+    const mine = subscribe({ token, serverId: server.id });
+    const other = await e.db.user.create({ data: { email: "other@example.com", passwordHash: "x" } });
+    const { createCaller } = await import("../../trpc/router");
+    const otherApi = createCaller({ principal: { user: other, via: { kind: "session", sessionId: "o" } }, ip: "127.0.0.1" });
+    const otherToken = (await otherApi.tokens.create({ name: "x" })).token;
+    const theirs = subscribe({ token: otherToken, serverId: server.id });
+    const theirAll = subscribe({ token: otherToken });
+    await new Promise((r) => setTimeout(r, 300)); // subscriptions registered
+
+    const rule = await e.api.firewall.create({ serverId: server.id, name: "http", port: "80", protocol: "tcp", action: "allow", source: "" });
+    await untilActive(rule.id);
+    await eventually(async () => mine.events.some((ev) => ev.entityId === rule.id && ev.action === "update") || null);
+    await eventually(async () => theirs.errors.length > 0 || null);
+    expect(JSON.stringify(theirs.errors[0])).toMatch(/NOT_FOUND|Server not found/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(theirs.events).toEqual([]);
+    expect(theirAll.events).toEqual([]);
+    expect(mine.events.every((ev) => ev.serverId === server.id)).toBe(true);
+    expect(Object.keys(mine.events[0]!).sort()).toEqual(["action", "entity", "entityId", "id", "serverId"]);
+    for (const s of [mine, theirs, theirAll]) s.close();
+  });
+
+  it("resumes across a web restart: every event exactly once, in order", async () => {
+    const server = await e.addServer("live-resume");
+    const sub = subscribe({ token, serverId: server.id });
+    await new Promise((r) => setTimeout(r, 300));
+    const start = (await e.db.changeEvent.findFirst({ orderBy: { id: "desc" } }))?.id ?? 0n;
+
+    // Hold the second rule's command so events keep coming while the web server is down.
+    const hold = gate();
+    e.peer.script(async (cmd) => {
+      if (cmd.includes("port 8081")) await hold.opened;
+      return undefined;
+    });
+    const first = await e.api.firewall.create({ serverId: server.id, name: "a", port: "8080", protocol: "tcp", action: "allow", source: "" });
+    const second = await e.api.firewall.create({ serverId: server.id, name: "b", port: "8081", protocol: "tcp", action: "allow", source: "" });
+    await untilActive(first.id);
+    await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: second.id } }))?.status === "installing" || null);
+    await eventually(async () => sub.events.some((ev) => ev.entityId === second.id) || null);
+
+    await web.close(); // every socket drops; the client keeps retrying
+    const third = await e.api.firewall.create({ serverId: server.id, name: "c", port: "8082", protocol: "tcp", action: "allow", source: "" });
+    hold.open();
+    await untilActive(second.id);
+    await untilActive(third.id);
+    web = await startTestWebOn(port);
+
+    const expected = await e.db.changeEvent.findMany({ where: { serverId: server.id, id: { gt: start } }, orderBy: { id: "asc" } });
+    await eventually(async () => sub.events.length >= expected.length || null, 20_000);
+    await new Promise((r) => setTimeout(r, 300)); // nothing extra trickles in
+    const got = sub.events.map((ev) => ev.id);
+    expect(new Set(got).size).toBe(got.length); // no duplicate
+    expect(got).toEqual(expected.map((row) => String(row.id))); // no gap, commit order
+    sub.close();
+  });
+
+  it("hands out event ids in commit order, even when a transaction that started first commits last", async () => {
+    const server = await e.addServer("live-order");
+    const rule = await e.api.firewall.create({ serverId: server.id, name: "x", port: "9000", protocol: "tcp", action: "allow", source: "" });
+    await untilActive(rule.id);
+    const slow = new pg.Client({ connectionString: e.env.database.url });
+    const fast = new pg.Client({ connectionString: e.env.database.url });
+    await Promise.all([slow.connect(), fast.connect()]);
+    try {
+      await slow.query("BEGIN");
+      await slow.query(`UPDATE "FirewallRule" SET "errorLog" = 'slow' WHERE id = $1`, [rule.id]);
+      await fast.query(`UPDATE "Server" SET name = 'renamed' WHERE id = $1`, [server.id]);
+      await slow.query("COMMIT");
+    } finally {
+      await Promise.all([slow.end(), fast.end()]);
+    }
+    const [serverEvent] = await e.db.changeEvent.findMany({ where: { entityId: server.id, action: "update" }, orderBy: { id: "desc" }, take: 1 });
+    const [ruleEvent] = await e.db.changeEvent.findMany({ where: { entityId: rule.id }, orderBy: { id: "desc" }, take: 1 });
+    expect(ruleEvent!.id).toBeGreaterThan(serverEvent!.id);
+  });
+});
+
+async function startTestWebOn(p: number) {
+  const { startWebServer } = await import("../../app/web-server");
+  return startWebServer({ port: p });
+}
