@@ -58,6 +58,9 @@ describe("live firewall rules in the browser", () => {
     await page.locator('[data-testid="live-indicator"][data-status="live"]').waitFor();
     navigations = 0;
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    const listFetches: string[] = [];
+    const onRequest = (r: { url(): string }) => r.url().includes("firewall.list") && listFetches.push(r.url());
+    page.on("request", onRequest);
     const hold = gate();
     e.peer.script(async (cmd) => {
       if (cmd.includes("port 443")) await hold.opened;
@@ -67,7 +70,12 @@ describe("live firewall rules in the browser", () => {
     await statusIs("https", "installing"); // pending is visible only for a blink; installing while held
     hold.open();
     await statusIs("https", "active");
+    page.off("request", onRequest);
     expect(navigations).toBe(0);
+    // Bursts of events are coalesced: far fewer refetches than events for this server.
+    const events = await e.db.changeEvent.count({ where: { serverId } });
+    expect(events).toBeGreaterThanOrEqual(8);
+    expect(listFetches.length).toBeLessThanOrEqual(4);
     expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(42);
   });
 
