@@ -24,29 +24,33 @@ export interface ServerQueueInput {
   serverId: string;
   /** Operations carried over by continue-as-new. */
   queue?: QueuedOperation[];
+  /** Continue-as-new after this many operations, to bound history (default 200). */
+  operationsPerRun?: number;
 }
 
 const IDLE_TIMEOUT = "10 minutes";
-const OPERATIONS_PER_RUN = 200; // then continue-as-new, to bound history
 
 const { failOperation } = proxyActivities<typeof activities>({
   startToCloseTimeout: "30 seconds",
   retry: { initialInterval: "1 second", maximumInterval: "30 seconds" },
 });
 
-export async function serverQueueWorkflow({ serverId, queue = [] }: ServerQueueInput): Promise<void> {
+export async function serverQueueWorkflow({ serverId, queue = [], operationsPerRun = 200 }: ServerQueueInput): Promise<void> {
   const pending: QueuedOperation[] = [...queue];
-  const cancelledWhileQueued: QueuedOperation[] = [];
   let running: { op: QueuedOperation; scope?: CancellationScope; cancelRequested: boolean } | null = null;
 
   setHandler(enqueueSignal, (op) => {
     const known = running?.op.operationId === op.operationId || pending.some((p) => p.operationId === op.operationId);
     if (!known) pending.push(op); // signal-with-start may deliver twice after a client retry
   });
-  setHandler(cancelSignal, ({ operationId }) => {
+  // Runs at once, even while another operation is running: a queued operation that is
+  // cancelled never runs, and its resource goes back (or away, if it was a create) right now.
+  setHandler(cancelSignal, async ({ operationId }) => {
     const i = pending.findIndex((p) => p.operationId === operationId);
-    if (i >= 0) cancelledWhileQueued.push(...pending.splice(i, 1));
-    else if (running?.op.operationId === operationId) {
+    if (i >= 0) {
+      const [op] = pending.splice(i, 1);
+      await failOperation({ op: op!, error: "Cancelled before it started", cancelled: true });
+    } else if (running?.op.operationId === operationId) {
       running.cancelRequested = true;
       running.scope?.cancel();
     }
@@ -54,14 +58,10 @@ export async function serverQueueWorkflow({ serverId, queue = [] }: ServerQueueI
   setHandler(queueQuery, () => ({ running: running?.op.operationId ?? null, queued: pending.map((p) => p.operationId) }));
 
   for (let done = 0; ; ) {
-    const woke = await condition(() => pending.length > 0 || cancelledWhileQueued.length > 0, IDLE_TIMEOUT);
-    // Queued operations that were cancelled never ran: undo their pending state.
-    while (cancelledWhileQueued.length > 0) {
-      await failOperation({ op: cancelledWhileQueued.shift()!, error: "Cancelled before it started", cancelled: true });
-    }
+    const woke = await condition(() => pending.length > 0, IDLE_TIMEOUT);
     if (!woke) break; // idle
     const op = pending.shift();
-    if (!op) continue;
+    if (!op) continue; // cancelled in the same instant
 
     running = { op, cancelRequested: false };
     try {
@@ -90,11 +90,12 @@ export async function serverQueueWorkflow({ serverId, queue = [] }: ServerQueueI
     }
     running = null;
 
-    if (++done >= OPERATIONS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+    if (++done >= operationsPerRun || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof serverQueueWorkflow>({ serverId, queue: pending });
+      await continueAsNew<typeof serverQueueWorkflow>({ serverId, queue: pending, operationsPerRun });
     }
   }
+  await condition(allHandlersFinished); // a cancellation still settling its operation
   // A signal that raced the idle timeout: carry it into a fresh run rather than drop it.
-  if (pending.length > 0) await continueAsNew<typeof serverQueueWorkflow>({ serverId, queue: pending });
+  if (pending.length > 0) await continueAsNew<typeof serverQueueWorkflow>({ serverId, queue: pending, operationsPerRun });
 }

@@ -17,7 +17,7 @@ export const useLiveStatus = () => useContext(LiveStatusContext);
 export function LiveUpdates({ serverId, children }: { serverId?: string; children: React.ReactNode }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const pending = useRef(new Set<LiveEvent["entity"] | "*">());
+  const pending = useRef(new Set<LiveEvent["entity"] | "*">()); // "*": refetch everything
   const timer = useRef<ReturnType<typeof setTimeout>>();
 
   const flush = useMemo(
@@ -49,7 +49,7 @@ export function LiveUpdates({ serverId, children }: { serverId?: string; childre
   const handlers = {
     // (Re)connected without a resume point: refetch once, anything may have changed meanwhile.
     onStarted: () => schedule("*"),
-    onData: (event: { data: LiveEvent }) => schedule(event.data.entity),
+    onData: (event: { data: LiveEvent }) => event.data.entity !== "stream" && schedule(event.data.entity),
   };
   const sub = useSubscription(
     serverId

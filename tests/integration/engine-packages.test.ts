@@ -127,3 +127,27 @@ describe("ownership", () => {
     expect(await e.db.operation.count({ where: { serverId: sid } })).toBe(1);
   });
 });
+
+describe("history bound", () => {
+  it("continues as new after N operations, carrying the queue: every operation still runs once, in order", async () => {
+    const server = await e.addServer("long-lived");
+    const { temporalClient, taskQueue } = await import("../../temporal/client");
+    const client = await temporalClient();
+    // Start the queue with a small run length before anything is enqueued (enqueue uses signal-with-start).
+    await client.workflow.start("serverQueueWorkflow", {
+      workflowId: `server-${server.id}`,
+      taskQueue: taskQueue(),
+      args: [{ serverId: server.id, operationsPerRun: 3 }],
+    });
+    const rules = [];
+    for (let i = 0; i < 7; i++) {
+      rules.push(await e.api.firewall.create({ serverId: server.id, name: `r${i}`, port: String(7000 + i), protocol: "tcp", action: "allow", source: "" }));
+    }
+    for (const r of rules) await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: r.id } }))?.status === "active" || null);
+    const ports = e.peer.commands(server.id).map((c) => /port (\d+)/.exec(c)?.[1]).filter(Boolean);
+    expect(ports).toEqual(rules.map((_, i) => String(7000 + i)));
+    const runs: string[] = [];
+    for await (const wf of client.workflow.list({ query: `WorkflowId = "server-${server.id}"` })) runs.push(wf.runId);
+    expect(runs.length).toBeGreaterThanOrEqual(3); // 7 operations, 3 per run
+  });
+});

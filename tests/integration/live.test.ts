@@ -27,6 +27,7 @@ afterAll(async () => {
 
 function subscribe(opts: { token: string; serverId?: string; lastEventId?: string }) {
   const events: LiveEvent[] = [];
+  const starts: string[] = [];
   const errors: unknown[] = [];
   const client = createWSClient({
     url: `ws://127.0.0.1:${port}/trpc`,
@@ -36,7 +37,8 @@ function subscribe(opts: { token: string; serverId?: string; lastEventId?: strin
   });
   const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client })] });
   const handlers = {
-    onData: (ev: { id: string; data: LiveEvent }) => events.push(ev.data),
+    // The first message of a fresh subscription marks its resume point; it is not a change.
+    onData: (ev: { id: string; data: LiveEvent }) => (ev.data.entity === "stream" ? starts.push(ev.id) : events.push(ev.data)),
     onError: (err: unknown) => errors.push(err),
   };
   const sub = opts.serverId
@@ -44,6 +46,7 @@ function subscribe(opts: { token: string; serverId?: string; lastEventId?: strin
     : trpc.live.all.subscribe({ lastEventId: opts.lastEventId }, handlers);
   return {
     events,
+    starts,
     errors,
     close() {
       sub.unsubscribe();
@@ -75,6 +78,7 @@ describe("live events", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(theirs.events).toEqual([]);
     expect(theirAll.events).toEqual([]);
+    expect(mine.starts).toHaveLength(1);
     expect(mine.events.every((ev) => ev.serverId === server.id)).toBe(true);
     expect(Object.keys(mine.events[0]!).sort()).toEqual(["action", "entity", "entityId", "id", "serverId"]);
     for (const s of [mine, theirs, theirAll]) s.close();
@@ -111,6 +115,21 @@ describe("live events", () => {
     const got = sub.events.map((ev) => ev.id);
     expect(new Set(got).size).toBe(got.length); // no duplicate
     expect(got).toEqual(expected.map((row) => String(row.id))); // no gap, commit order
+    sub.close();
+  });
+
+  it("resumes from its start point when the connection drops before any event arrived", async () => {
+    const server = await e.addServer("live-early-drop");
+    const sub = subscribe({ token, serverId: server.id });
+    await eventually(async () => sub.starts.length === 1 || null);
+    await web.close();
+    const rule = await e.api.firewall.create({ serverId: server.id, name: "early", port: "8443", protocol: "tcp", action: "allow", source: "" });
+    await untilActive(rule.id);
+    web = await startTestWebOn(port);
+    const expected = await e.db.changeEvent.findMany({ where: { serverId: server.id, id: { gt: BigInt(sub.starts[0]!) } }, orderBy: { id: "asc" } });
+    expect(expected.length).toBeGreaterThan(0);
+    await eventually(async () => sub.events.length >= expected.length || null, 20_000);
+    expect(sub.events.map((ev) => ev.id)).toEqual(expected.map((row) => String(row.id)));
     sub.close();
   });
 

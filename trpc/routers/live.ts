@@ -26,6 +26,9 @@ async function* changes(opts: { userId: string; serverId?: string; lastEventId?:
       // A fresh subscriber starts from now (it refetches its data when the subscription starts).
       const newest = await db().changeEvent.findFirst({ where: { userId }, orderBy: { id: "desc" }, select: { id: true } });
       last = newest?.id ?? 0n;
+      // Tell the client where it starts, so a connection lost before any real event still
+      // resumes from here instead of "from now".
+      yield tracked(String(last), { id: String(last), serverId: serverId ?? null, entity: "stream", entityId: "", action: "start" } satisfies LiveEvent);
     } else {
       last = BigInt(opts.lastEventId);
       for (;;) {

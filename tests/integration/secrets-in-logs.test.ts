@@ -1,0 +1,45 @@
+// Private keys never reach a log: every worker log line (at DEBUG) and everything the process
+// prints while operations succeed and fail is searched for key material.
+import { DefaultLogger, Runtime } from "@temporalio/worker";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { eventually, startEngine, type Engine } from "../setup/engine";
+
+const captured: string[] = [];
+let e: Engine;
+const writes = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger("DEBUG", (entry) => captured.push(`${entry.message} ${JSON.stringify(entry.meta ?? {})}`)) });
+  process.stdout.write = ((chunk: unknown, ...rest: never[]) => (captured.push(String(chunk)), writes.out(chunk as never, ...rest))) as never;
+  process.stderr.write = ((chunk: unknown, ...rest: never[]) => (captured.push(String(chunk)), writes.err(chunk as never, ...rest))) as never;
+  e = await startEngine();
+});
+afterAll(async () => {
+  process.stdout.write = writes.out;
+  process.stderr.write = writes.err;
+  await e?.stop();
+});
+
+it("never logs private key material, on success or failure", async () => {
+  const ok = await e.addServer("ok");
+  const rule = await e.api.firewall.create({ serverId: ok.id, name: "web", port: "80", protocol: "tcp", action: "allow", source: "" });
+  e.peer.script((cmd) => (cmd.includes("port 81") ? { exitCode: 1, stderr: "boom\n" } : undefined));
+  const bad = await e.api.firewall.create({ serverId: ok.id, name: "bad", port: "81", protocol: "tcp", action: "allow", source: "" });
+  // A server whose key is not authorized: authentication fails, with the error logged.
+  const locked = await e.api.servers.create({ name: "locked", host: "127.0.0.1", sshPort: e.peer.port, sshUser: "root" });
+  await e.api.servers.testConnection({ id: locked.id });
+  await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: rule.id } }))?.status === "active" || null);
+  await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: bad.id } }))?.status === "failed" || null);
+  await eventually(async () => (await e.db.server.findUnique({ where: { id: locked.id } }))?.connectionStatus === "failed" || null);
+
+  const { decryptSecret } = await import("../../app/lib/crypto.server");
+  const credentials = await e.db.serverCredential.findMany();
+  const logs = captured.join("\n");
+  expect(logs.length).toBeGreaterThan(1000); // the worker did log (so the search means something)
+  expect(logs).not.toContain("PRIVATE KEY");
+  for (const c of credentials) {
+    const body = decryptSecret(c.privateKeyEncrypted, `server:${c.serverId}:credential:${c.kind}`).split("\n").slice(1, -2).join("");
+    for (let i = 0; i + 32 <= body.length; i += 32) expect(logs).not.toContain(body.slice(i, i + 32));
+    expect(logs).not.toContain(c.privateKeyEncrypted);
+  }
+});
