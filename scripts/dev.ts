@@ -62,7 +62,7 @@ run("web", ["--import", "tsx", "server.ts"]);
 
 // Print where to go once the web app answers and the worker polls, below their start-up logs.
 await waitFor("web app", () => fetch(`http://${HOST}:${PORT}/healthz`).then((r) => r.ok || Promise.reject(new Error(`${r.status}`))));
-await waitFor("worker", () => workerPolling(stack.TEMPORAL_ADDRESS, env.TEMPORAL_TASK_QUEUE ?? "brokeforge"));
+await waitFor("worker", () => workerPolling(stack.TEMPORAL_ADDRESS, process.env.TEMPORAL_TASK_QUEUE ?? "brokeforge"));
 
 console.log(`
   BrokeForge      http://${HOST}:${PORT}
@@ -75,7 +75,7 @@ async function workerPolling(address: string, taskQueue: string): Promise<true> 
   const connection = await Connection.connect({ address });
   try {
     const { pollers } = await connection.workflowService.describeTaskQueue({
-      namespace: env.TEMPORAL_NAMESPACE ?? "default",
+      namespace: process.env.TEMPORAL_NAMESPACE ?? "default",
       taskQueue: { name: taskQueue },
     });
     if (!pollers?.length) throw new Error("no poller yet");

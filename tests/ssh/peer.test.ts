@@ -6,7 +6,7 @@ import { SshError } from '../../activities/ssh/errors';
 import { generateKeyPair } from '../../activities/ssh/keys';
 import { script } from '../../activities/ssh/shell';
 import { maxOverlap, respond, startSshPeer, type EnrolledServer, type SshPeer } from '../fixtures/ssh-peer';
-import { freePort } from '../fixtures/sshd';
+import { freePort } from '../../scripts/infra/ports';
 
 let peer: SshPeer;
 let web1: EnrolledServer;
