@@ -1,14 +1,14 @@
 // Turns errors inside activities into Temporal failures with the right retry behaviour:
 // authentication, host-key mismatch and bad input never retry; network faults do.
-import { ApplicationFailure } from "@temporalio/common";
+import { ApplicationFailure, CancelledFailure } from "@temporalio/common";
 import { SshError } from "./ssh/errors";
 import { ServerGoneError } from "./targets";
 
 /** Failure types the workflows list as non-retryable. */
 export const NON_RETRYABLE = ["SshPermanent", "InvalidInput", "ServerGone"] as const;
 
-export function toFailure(err: unknown): ApplicationFailure {
-  if (err instanceof ApplicationFailure) return err;
+export function toFailure(err: unknown): ApplicationFailure | CancelledFailure {
+  if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   if (err instanceof SshError) {
     return err.permanent
       ? ApplicationFailure.nonRetryable(err.message, "SshPermanent", { kind: err.kind })

@@ -1,10 +1,13 @@
 // One operation on one server: begin → each milestone as an activity over SSH → complete,
-// or fail/cancel with the resource left in a clear status. Runs as a child of the server's
-// queue workflow, so nothing else touches the server meanwhile.
+// or fail/cancel/time out with the resource left in a clear status. Runs as a child of the
+// server's queue workflow, so nothing else touches the server meanwhile.
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ChildWorkflowFailure,
+  TimeoutFailure,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
@@ -15,6 +18,9 @@ import type { QueuedOperation } from "../app/domain/resources";
 const { runMilestone } = proxyActivities<typeof activities>({
   startToCloseTimeout: "10 minutes",
   heartbeatTimeout: "20 seconds",
+  // On cancel or timeout, wait until the remote command has really stopped: the next
+  // operation on this server must not start while it still runs.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
     initialInterval: "1 second",
     backoffCoefficient: 2,
@@ -31,34 +37,44 @@ const { beginOperation, completeOperation, failOperation } = proxyActivities<typ
 });
 
 export async function operationWorkflow(op: QueuedOperation): Promise<void> {
+  const timeoutMs = op.timeoutSeconds * 1000;
+  const deadline = Date.now() + timeoutMs; // workflow time: deterministic
   try {
-    const begun = await beginOperation(op);
-    if ("skipped" in begun) return;
-    const { plan } = begun;
-    for (const [i, milestone] of plan.entries()) {
-      setCurrentDetails(`Step ${i + 1} of ${plan.length}: ${milestone.label}`);
-      await runMilestone({
-        operationId: op.operationId,
-        serverId: op.serverId,
-        step: i + 1,
-        total: plan.length,
-        milestone,
-        timeoutMs: op.timeoutSeconds * 1000,
-      });
-    }
-    await completeOperation(op);
-    setCurrentDetails("Done");
+    await CancellationScope.withTimeout(timeoutMs, async () => {
+      const begun = await beginOperation(op);
+      if ("skipped" in begun) return;
+      const { plan } = begun;
+      for (const [i, milestone] of plan.entries()) {
+        setCurrentDetails(`Step ${i + 1} of ${plan.length}: ${milestone.label}`);
+        await runMilestone({
+          operationId: op.operationId,
+          serverId: op.serverId,
+          step: i + 1,
+          total: plan.length,
+          milestone,
+          timeoutMs: Math.max(1000, deadline - Date.now()), // a command never outlives the operation
+        });
+      }
+      await completeOperation(op);
+      setCurrentDetails("Done");
+    });
   } catch (err) {
-    if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(() => failOperation({ op, error: "Cancelled by user", cancelled: true }));
-      throw err;
+    if (!isCancellation(err)) {
+      await failOperation({ op, error: describeFailure(err) });
+      return;
     }
-    await failOperation({ op, error: describeFailure(err) });
+    // Cancelled by the user (the workflow's own scope), or the operation's time ran out.
+    const byUser = CancellationScope.current().consideredCancelled;
+    const error = byUser ? "Cancelled by user" : `Timed out after ${op.timeoutSeconds} s`;
+    await CancellationScope.nonCancellable(() => failOperation({ op, error, cancelled: byUser }));
+    if (byUser) throw err;
   }
 }
 
 export function describeFailure(err: unknown): string {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
+  let cause = err;
+  while (cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) cause = cause.cause;
+  if (cause instanceof TimeoutFailure) return "Timed out";
   if (cause instanceof ApplicationFailure || cause instanceof Error) return cause.message;
   return String(cause);
 }

@@ -70,7 +70,8 @@ export async function serverQueueWorkflow({ serverId, queue = [], operationsPerR
         await executeChild(operationWorkflow, {
           workflowId: operationWorkflowId(serverId, op.operationId),
           args: [op],
-          workflowExecutionTimeout: `${op.timeoutSeconds} seconds`,
+          // The operation enforces its own timeout and stops its command; this is the backstop.
+          workflowExecutionTimeout: `${op.timeoutSeconds + 120} seconds`,
           cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
           staticSummary: `${op.kind} ${op.resourceId}`,

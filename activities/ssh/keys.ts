@@ -18,8 +18,15 @@ export interface KeyPair {
 export function generateKeyPair(comment: string): KeyPair {
   // The comment lands in authorized_keys: keep it to one printable line.
   const safeComment = comment.replace(/[\r\n\t]+/g, ' ').trim();
-  const { private: privateKey, public: publicKey } = utils.generateKeyPairSync('ed25519', { comment: safeComment });
-  return { privateKey, publicKey, fingerprint: fingerprintOfPublicKey(publicKey) };
+  // ssh2's generator drops a leading zero byte of the public key about once in 300 pairs,
+  // giving a 31-byte key that nothing parses: generate again until both halves parse.
+  for (let attempt = 1; ; attempt++) {
+    const { private: privateKey, public: publicKey } = utils.generateKeyPairSync('ed25519', { comment: safeComment });
+    if (!(utils.parseKey(privateKey) instanceof Error) && !(utils.parseKey(publicKey) instanceof Error)) {
+      return { privateKey, publicKey, fingerprint: fingerprintOfPublicKey(publicKey) };
+    }
+    if (attempt >= 20) throw new Error('Could not generate a valid ed25519 key pair');
+  }
 }
 
 export function fingerprintOfKeyBlob(blob: Buffer): string {

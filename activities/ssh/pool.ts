@@ -1,5 +1,6 @@
 // One SSH connection per server per worker process, reused across milestones and operations
 // (a new connection costs ~85 ms, a channel on an open one far less). Idle connections close.
+import { createHash } from "node:crypto";
 import { connect, type SshConnection } from "./client";
 import { loadTarget } from "../targets";
 import { pinHostKey } from "../host-keys";
@@ -17,7 +18,8 @@ const pool = new Map<string, Entry>();
 
 export async function acquire(serverId: string): Promise<SshConnection> {
   const target = await loadTarget(serverId);
-  const identity = `${target.username}@${target.host}:${target.port}|${target.expectedHostKey}|${target.privateKey.length}`;
+  // Not the pinned host key: pinning on first contact must not drop the connection in use.
+  const identity = `${target.username}@${target.host}:${target.port}|${createHash("sha256").update(target.privateKey).digest("hex")}`;
   let entry = pool.get(serverId);
   if (entry && entry.identity !== identity) {
     discard(serverId);
