@@ -176,6 +176,24 @@ describe("API tokens", () => {
     again.client.close();
   });
 
+  it("logging out closes that session's WebSocket", async () => {
+    const signup = await fetch(`${web.url}/signup`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ email: "logout-ws@example.com", password: "long enough password" }),
+    });
+    const cookie = signup.headers.get("set-cookie")!.split(";")[0]!;
+    const sock = new WebSocket(`${web.url.replace("http", "ws")}/trpc`, { headers: { cookie, origin: web.url } });
+    await new Promise((r) => sock.once("open", r));
+    sock.send(JSON.stringify({ id: 1, method: "query", params: { path: "auth.whoami", input: null } }));
+    const first = JSON.parse(String(await new Promise((r) => sock.once("message", r))));
+    expect(first.result.data.email).toBe("logout-ws@example.com");
+    const closed = new Promise<number>((r) => sock.once("close", (code) => r(code)));
+    await fetch(`${web.url}/logout`, { method: "POST", redirect: "manual", headers: { cookie } });
+    expect(await closed).toBe(4001);
+  });
+
   it("a WebSocket from a foreign Origin is refused", async () => {
     const status = await new Promise<number | string>((resolve) => {
       const sock = new WebSocket(`${web.url.replace("http", "ws")}/trpc`, { headers: { origin: "https://evil.example" } });
