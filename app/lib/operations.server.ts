@@ -100,3 +100,13 @@ export async function requestCancel(serverId: string, operationId: string): Prom
     throw e;
   }
 }
+
+/** A deleted server's queue has nothing left to do: end it (and its running operation) now. */
+export async function stopServerQueue(serverId: string): Promise<void> {
+  try {
+    const client = await temporalClient();
+    await client.workflow.getHandle(serverWorkflowId(serverId)).terminate("server deleted");
+  } catch (e) {
+    if (!(e instanceof WorkflowNotFoundError)) console.warn(`[servers] could not stop the queue of ${serverId}: ${(e as Error).message}`);
+  }
+}

@@ -151,3 +151,23 @@ describe("history bound", () => {
     expect(runs.length).toBeGreaterThanOrEqual(3); // 7 operations, 3 per run
   });
 });
+
+describe("deleting a server", () => {
+  it("ends its queue and stops the command running on it", async () => {
+    const server = await e.addServer("doomed");
+    e.peer.script((cmd) => (cmd.includes("port 6000") ? { hang: true } : undefined));
+    await e.api.firewall.create({ serverId: server.id, name: "hang", port: "6000", protocol: "tcp", action: "allow", source: "" });
+    const exec = await e.peer.waitForExec((x) => x.serverKey === server.id && x.command.includes("6000"), 15_000);
+    await e.api.servers.remove({ id: server.id });
+    const { temporalClient } = await import("../../temporal/client");
+    const client = await temporalClient();
+    const queue = await eventually(async () => {
+      const d = await client.workflow.getHandle(`server-${server.id}`).describe();
+      return d.status.name !== "RUNNING" ? d : null;
+    });
+    expect(queue.status.name).toBe("TERMINATED");
+    await eventually(async () => exec.endedAt !== null || null, 20_000);
+    expect(exec.outcome).not.toBe("exit");
+    expect(await e.db.firewallRule.count({ where: { serverId: server.id } })).toBe(0);
+  });
+});

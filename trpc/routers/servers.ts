@@ -5,6 +5,7 @@ import { serverIdSchema, serverInputSchema } from "../../app/domain/schemas";
 import { db } from "../../app/lib/db.server";
 import { temporalUrl } from "../../app/lib/temporal-links.server";
 import { createServerWithKeys, authorizeKeyCommand } from "../../app/lib/servers.server";
+import { stopServerQueue } from "../../app/lib/operations.server";
 import { startTestConnection } from "../../app/lib/test-connection.server";
 import { protectedProcedure, router } from "../init";
 
@@ -121,6 +122,7 @@ export const serversRouter = router({
   remove: protectedProcedure.input(serverIdSchema).mutation(async ({ ctx, input }) => {
     const server = await ownedServer(ctx.user.id, input.id);
     await db().server.delete({ where: { id: server.id } });
+    await stopServerQueue(server.id);
     return { id: server.id };
   }),
 
