@@ -10,6 +10,7 @@ import {
   TimeoutFailure,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
 } from "@temporalio/workflow";
 import type * as activities from "../activities";
@@ -30,8 +31,9 @@ const { runMilestone } = proxyActivities<typeof activities>({
   },
 });
 
-// Bookkeeping writes: retry until the database answers.
-const { beginOperation, completeOperation, failOperation } = proxyActivities<typeof activities>({
+// Bookkeeping writes are short database transactions: local activities, run inside the
+// workflow task, so they don't each cost a round trip through the Temporal server.
+const { beginOperation, completeOperation, failOperation } = proxyLocalActivities<typeof activities>({
   startToCloseTimeout: "30 seconds",
   retry: { initialInterval: "1 second", maximumInterval: "30 seconds", nonRetryableErrorTypes: ["InvalidInput"] },
 });

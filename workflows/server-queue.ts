@@ -9,7 +9,7 @@ import {
   condition,
   continueAsNew,
   executeChild,
-  proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from "@temporalio/workflow";
@@ -30,7 +30,7 @@ export interface ServerQueueInput {
 
 const IDLE_TIMEOUT = "10 minutes";
 
-const { failOperation } = proxyActivities<typeof activities>({
+const { failOperation } = proxyLocalActivities<typeof activities>({
   startToCloseTimeout: "30 seconds",
   retry: { initialInterval: "1 second", maximumInterval: "30 seconds" },
 });
