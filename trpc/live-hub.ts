@@ -4,8 +4,12 @@
 import pg from "pg";
 import type { LiveEvent } from "../app/domain/live";
 
-interface Notification extends LiveEvent {
+/** Parsed once per NOTIFY and shared by every subscriber (fan-out is the hot path). */
+export interface Notification {
   userId: string;
+  serverId: string | null;
+  seq: bigint;
+  event: LiveEvent;
 }
 
 type Listener = (event: Notification) => void;
@@ -30,9 +34,10 @@ export class LiveHub {
     const client = new pg.Client({ connectionString: this.databaseUrl });
     client.on("notification", (n) => {
       if (n.channel !== CHANNEL || !n.payload) return;
-      const raw = JSON.parse(n.payload) as Notification & { id: number };
-      const event: Notification = { ...raw, id: String(raw.id) };
-      for (const l of this.#listeners) l(event);
+      const { userId, id, ...rest } = JSON.parse(n.payload) as Omit<LiveEvent, "id"> & { id: number; userId: string };
+      const event: LiveEvent = { id: String(id), ...rest };
+      const note: Notification = { userId, serverId: rest.serverId, seq: BigInt(id), event };
+      for (const l of this.#listeners) l(note);
     });
     client.on("error", () => this.#reconnect(client));
     client.on("end", () => this.#reconnect(client));

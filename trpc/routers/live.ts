@@ -44,11 +44,10 @@ async function* changes(opts: { userId: string; serverId?: string; lastEventId?:
         if (missed.length < REPLAY_PAGE) break;
       }
     }
-    for await (const event of live) {
-      if (BigInt(event.id) <= last) continue; // already replayed
-      last = BigInt(event.id);
-      const { userId: _owner, ...payload } = event;
-      yield tracked(event.id, payload as LiveEvent);
+    for await (const note of live) {
+      if (note.seq <= last) continue; // already replayed
+      last = note.seq;
+      yield tracked(note.event.id, note.event);
     }
   } finally {
     live.close();
