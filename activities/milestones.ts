@@ -41,6 +41,7 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
     try {
       const conn = await acquire(serverId);
       result = await conn.exec(rendered.command, {
+        label: milestone.label,
         timeoutMs: input.timeoutMs,
         maxOutputBytes: 256 * 1024,
         signal: ctx.cancellationSignal,

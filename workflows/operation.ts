@@ -38,6 +38,8 @@ const { beginOperation, completeOperation, failOperation } = proxyLocalActivitie
   retry: { initialInterval: "1 second", maximumInterval: "30 seconds", nonRetryableErrorTypes: ["InvalidInput"] },
 });
 
+const COMMAND_GRACE_MS = 5_000;
+
 export async function operationWorkflow(op: QueuedOperation): Promise<void> {
   const timeoutMs = op.timeoutSeconds * 1000;
   const deadline = Date.now() + timeoutMs; // workflow time: deterministic
@@ -54,7 +56,8 @@ export async function operationWorkflow(op: QueuedOperation): Promise<void> {
           step: i + 1,
           total: plan.length,
           milestone,
-          timeoutMs: Math.max(1000, deadline - Date.now()), // a command never outlives the operation
+          // The operation's own timeout (this scope) governs; the command's is a backstop just after it.
+          timeoutMs: Math.max(1000, deadline - Date.now()) + COMMAND_GRACE_MS,
         });
       }
       await completeOperation(op);

@@ -40,6 +40,8 @@ export interface OutputChunk {
 }
 
 export interface ExecOptions {
+  /** What error messages call the command (e.g. a milestone's label) instead of its full text. */
+  label?: string;
   timeoutMs?: number;
   /** Per stream. Beyond it the HEAD is dropped: the end of the output is where errors are. */
   maxOutputBytes?: number;
@@ -175,7 +177,7 @@ export class SshConnection {
     const redact = opts.redact ?? [];
     const ctx: SshErrorContext = {
       host: this.host, port: this.port, username: this.username, phase: 'exec',
-      command, timeoutMs: opts.timeoutMs, redact,
+      command: opts.label ?? command, timeoutMs: opts.timeoutMs, redact,
     };
     const lifeline = opts.lifeline ?? true;
     const wire = lifeline ? withLifeline(command) : command;

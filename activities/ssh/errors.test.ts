@@ -49,6 +49,6 @@ describe('messages', () => {
 
   it('redact secrets, including inside the command', () => {
     const e = sshError('command_timeout', { ...ctx, timeoutMs: 500, command: "echo 'hunter2' | chpasswd", redact: ['hunter2'] });
-    expect(e.message).toBe("Command on 10.0.0.1:22 did not finish within 500 ms and was stopped: echo '[redacted]' | chpasswd");
+    expect(e.message).toBe("Command on 10.0.0.1:22 timed out after 500 ms and was stopped: echo '[redacted]' | chpasswd");
   });
 });

@@ -88,7 +88,7 @@ export function sshError(kind: SshErrorKind, ctx: SshErrorContext, detail?: stri
     unreachable: `${at} is unreachable: no route to the host. Check the IP address and the network.`,
     dns: `Could not resolve the host name "${ctx.host}".`,
     protocol: `SSH protocol error talking to ${at}`,
-    command_timeout: `Command on ${at} did not finish within ${ctx.timeoutMs ?? '?'} ms and was stopped${shortCommand(ctx.command)}`,
+    command_timeout: `Command on ${at} timed out after ${ctx.timeoutMs ?? '?'} ms and was stopped${shortCommand(ctx.command)}`,
     dropped: `Connection to ${at} was lost while a command was running${shortCommand(ctx.command)}`,
   };
   const message = detail ? `${messages[kind]} (${detail})` : messages[kind];

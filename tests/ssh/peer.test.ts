@@ -77,7 +77,7 @@ describe('exec against the peer', () => {
     const c = await conn();
     const e = await sshErrorOf(c.exec('hang forever', { timeoutMs: 200 }));
     expect(e).toMatchObject({ kind: 'command_timeout', permanent: false });
-    expect(e.message).toMatch(/did not finish within 200 ms.*hang forever/);
+    expect(e.message).toMatch(/timed out after 200 ms.*hang forever/);
     const rec = await peer.waitForExec((x) => x.command === 'hang forever' && x.endedAt !== null);
     expect(rec).toMatchObject({ outcome: 'signal', signal: 'TERM' });
     expect((await c.exec('still alive?')).exitCode).toBe(0);
