@@ -4,7 +4,7 @@ import { ApplicationFailure, Context } from "@temporalio/activity";
 import { db } from "../app/lib/db.server";
 import { classified } from "./failures";
 import type { Milestone } from "./packages/types";
-import { acquire, discard } from "./ssh/pool";
+import { acquire, discard, release } from "./ssh/pool";
 import { script } from "./ssh/shell";
 import { SshError } from "./ssh/errors";
 
@@ -38,8 +38,9 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
     const rendered = script(milestone.steps);
     const heartbeat = setInterval(() => ctx.heartbeat({ step }), HEARTBEAT_MS);
     let result;
+    let conn: Awaited<ReturnType<typeof acquire>> | undefined;
     try {
-      const conn = await acquire(serverId);
+      conn = await acquire(serverId);
       result = await conn.exec(rendered.command, {
         label: milestone.label,
         timeoutMs: input.timeoutMs,
@@ -51,6 +52,7 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
       throw err;
     } finally {
       clearInterval(heartbeat);
+      if (conn) release(serverId, conn);
     }
 
     const parsed = rendered.parse(result.stdout, result.stderr);

@@ -1,8 +1,6 @@
 // Bench harness, outside vitest. Infrastructure comes from tests/setup/global.ts (same Postgres,
-// Temporal dev server and migrated template as the test run). The per-run engine is a small
-// re-statement of tests/setup/app.ts + engine.ts: those modules import `inject` from "vitest",
-// which throws ("Vitest failed to access its internal state") when loaded outside the vitest
-// runner, so they cannot be imported here.
+// Temporal dev server and migrated template as the test run), and the engine from
+// tests/setup/engine.ts (which reads that infrastructure from TEST_* env vars).
 import { randomBytes, randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -100,79 +98,29 @@ export interface BenchEngine {
 }
 
 /**
- * An isolated BrokeForge on `infra`: own database cloned from the template, own task queue,
- * an in-process worker built by temporal/worker-factory (production defaults), the ssh2 test
- * peer (in this process too) and a signed-in user's tRPC caller.
+ * An isolated BrokeForge on `infra` — the same one the integration tests use
+ * (tests/setup/engine.ts: own database cloned from the template, own task queue, an in-process
+ * worker from temporal/worker-factory, the ssh2 test peer, a signed-in user's tRPC caller).
  */
 export async function startEngine(infra: Infra): Promise<BenchEngine> {
-  const name = `bf_bench_${process.pid}_${randomBytes(4).toString("hex")}`;
-  await adminQuery(infra.pgAdminUrl, `create database "${name}" template ${TEMPLATE_DB}`);
-  const url = databaseUrl(infra.pgAdminUrl, name);
-  const taskQueue = `bench-${randomUUID()}`;
-  Object.assign(process.env, {
-    NODE_ENV: "test",
-    DATABASE_URL: url,
-    TEMPORAL_ADDRESS: infra.temporalAddress,
-    TEMPORAL_NAMESPACE: "default",
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    BROKEFORGE_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-    SESSION_SECRET: randomBytes(32).toString("base64url"),
-    HOST: "127.0.0.1",
-    PORT: "3000",
-  });
-
-  const stops: (() => Promise<unknown>)[] = [() => adminQuery(infra.pgAdminUrl, `drop database if exists "${name}" with (force)`)];
-  const stop = async () => {
-    for (const s of stops.splice(0).reverse()) await s().catch((e) => console.error(`[bench] cleanup step failed: ${e}`));
-  };
-  try {
-    const { DefaultLogger, Runtime } = await import("@temporalio/worker");
-    try {
-      Runtime.install({ logger: new DefaultLogger("WARN") });
-    } catch {
-      // already installed
-    }
-    const { disconnectDb, db: getDb } = await import("../../app/lib/db.server");
-    const { closeTemporalClient, temporalClient } = await import("../../temporal/client");
-    const { closeAll } = await import("../../activities/ssh/pool");
-    stops.push(() => disconnectDb(), () => closeTemporalClient());
-
-    const peer = await startSshPeer();
-    stops.push(() => peer.stop());
-
-    const { createWorker } = await import("../../temporal/worker-factory");
-    const worker = await createWorker();
-    const running = worker.run();
-    stops.push(async () => {
-      worker.shutdown();
-      await running;
+  process.env.TEST_PG_ADMIN_URL = infra.pgAdminUrl;
+  process.env.TEST_TEMPORAL_ADDRESS = infra.temporalAddress;
+  const { startEngine: startTestEngine } = await import("../setup/engine");
+  const e = await startTestEngine();
+  const { temporalClient } = await import("../../temporal/client");
+  const { closeAll } = await import("../../activities/ssh/pool");
+  return {
+    databaseUrl: e.env.database.url,
+    taskQueue: e.env.taskQueue,
+    peer: e.peer,
+    api: e.api,
+    db: e.db,
+    temporal: await temporalClient(),
+    addServer: e.addServer,
+    async stop() {
+      await e.stop();
       closeAll();
-    });
-
-    const { createCaller } = await import("../../trpc/router");
-    const db = getDb();
-    const user = await db.user.create({ data: { email: `bench-${taskQueue}@example.com`, passwordHash: "x" } });
-    const api = createCaller({ principal: { user, via: { kind: "session", sessionId: "bench" } }, ip: "127.0.0.1" });
-    const temporal = await temporalClient();
-    let n = 0;
-    return {
-      databaseUrl: url,
-      taskQueue,
-      peer,
-      api,
-      db,
-      temporal,
-      async addServer(serverName = `server-${++n}`) {
-        const server = await api.servers.create({ name: serverName, host: "127.0.0.1", sshPort: peer.port, sshUser: "root" });
-        const credential = await db.serverCredential.findFirstOrThrow({ where: { serverId: server.id, kind: "root" } });
-        peer.authorize(credential.publicKey, server.id);
-        return server;
-      },
-      stop,
-    };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+    },
+  };
 }
 

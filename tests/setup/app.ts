@@ -1,8 +1,9 @@
+// Reads the shared infrastructure from TEST_* env vars (set by tests/setup/global.ts, inherited by
+// test workers) rather than vitest's inject(), so the bench can use these helpers outside vitest.
 // One isolated BrokeForge per test file: its own database (copied from the migrated
 // template), its own Temporal task queue on the shared dev server, fresh secrets. App modules
 // read the environment lazily, so this must run before anything touches them.
 import { randomBytes, randomUUID } from "node:crypto";
-import { inject } from "vitest";
 import { createTestDatabase, type TestDatabase } from "./db";
 
 export interface TestEnv {
@@ -16,7 +17,7 @@ export async function setupTestEnv(): Promise<TestEnv> {
   Object.assign(process.env, {
     NODE_ENV: "test",
     DATABASE_URL: database.url,
-    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS ?? inject("temporalAddress"),
+    TEMPORAL_ADDRESS: required("TEST_TEMPORAL_ADDRESS"),
     TEMPORAL_NAMESPACE: "default",
     TEMPORAL_TASK_QUEUE: taskQueue,
     TEMPORAL_UI_URL: "http://127.0.0.1:8233",
@@ -73,4 +74,10 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run through vitest (tests/setup/global.ts) or the bench harness`);
+  return value;
 }

@@ -1,7 +1,6 @@
 // Per-test databases: cheap copies of the migrated template made by tests/setup/global.ts.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
 import { databaseUrl } from '../../scripts/infra/postgres';
 
 const TEMPLATE_DB = 'brokeforge_template'; // = TEMPLATE_DB in ./global (not imported: that module is runner-side)
@@ -15,7 +14,7 @@ export interface TestDatabase {
 }
 
 export function pgAdminUrl(): string {
-  const url = process.env.TEST_PG_ADMIN_URL ?? inject('pgAdminUrl');
+  const url = process.env.TEST_PG_ADMIN_URL;
   if (!url) throw new Error('No test Postgres: run through vitest with tests/setup/global.ts as globalSetup');
   return url;
 }
