@@ -1,16 +1,13 @@
 // Bench harness, outside vitest. Infrastructure comes from tests/setup/global.ts (same Postgres,
 // Temporal dev server and migrated template as the test run), and the engine from
 // tests/setup/engine.ts (which reads that infrastructure from TEST_* env vars).
-import { randomBytes, randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { databaseUrl } from "../../scripts/infra/postgres";
 import { resolveTemporalCli } from "../../scripts/infra/temporal";
-import { startSshPeer, type SshPeer } from "../fixtures/ssh-peer";
-import globalSetup, { TEMPLATE_DB } from "../setup/global";
+import type { SshPeer } from "../fixtures/ssh-peer";
+import globalSetup from "../setup/global";
 
 export interface Infra {
   pgAdminUrl: string;
@@ -76,15 +73,6 @@ async function removeOwnRunDirs() {
   }
 }
 
-async function adminQuery(adminUrl: string, sql: string) {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 export interface BenchEngine {
   databaseUrl: string;
