@@ -20,3 +20,11 @@ export async function pinHostKey(
     throw sshError("host_key_mismatch", { host, port, expectedHostKey: pinned.hostKeyFingerprint, actualHostKey: key.fingerprint });
   }
 }
+
+/** A successful login proves the connection: the server page should not say "Not tested". */
+export async function markConnected(serverId: string): Promise<void> {
+  await db().server.updateMany({
+    where: { id: serverId, connectionStatus: { not: "connected" } },
+    data: { connectionStatus: "connected", connectionError: null, lastConnectedAt: new Date() },
+  });
+}

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { connect, type SshConnection } from "./client";
 import { loadTarget } from "../targets";
-import { pinHostKey } from "../host-keys";
+import { markConnected, pinHostKey } from "../host-keys";
 
 const IDLE_MS = 30_000;
 
@@ -39,6 +39,7 @@ export async function acquire(serverId: string): Promise<SshConnection> {
     users: 0,
     conn: connect(target, { readyTimeoutMs: 10_000, keepaliveIntervalMs: 10_000 }).then(async (conn) => {
       if (!target.expectedHostKey) await pinHostKey(serverId, target.host, target.port, conn.hostKey);
+      await markConnected(serverId);
       return conn;
     }),
   };
