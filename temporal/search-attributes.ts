@@ -1,4 +1,6 @@
-// Custom search attributes BrokeForge puts on workflows. Imported by workflow code: no Node imports here.
+// Custom search attributes BrokeForge puts on workflows: the names and types registered with the
+// server, and the typed keys workflows and the client set. Imported by workflow code: no Node imports.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 // The dev server registers exactly these at start (scripts/infra/temporal.ts, tests/setup/global.ts).
 
 export type SearchAttributeKind = 'Keyword' | 'Text' | 'Int' | 'Bool' | 'Datetime' | 'Double' | 'KeywordList';
@@ -11,3 +13,8 @@ export const SEARCH_ATTRIBUTES = {
 } as const satisfies Record<string, SearchAttributeKind>;
 
 export type BrokeForgeSearchAttribute = keyof typeof SEARCH_ATTRIBUTES;
+
+export const serverIdKey = defineSearchAttributeKey('BrokeForgeServerId', SearchAttributeType.KEYWORD);
+export const operationKindKey = defineSearchAttributeKey('BrokeForgeOperationKind', SearchAttributeType.KEYWORD);
+export const resourceTypeKey = defineSearchAttributeKey('BrokeForgeResourceType', SearchAttributeType.KEYWORD);
+export const resourceIdKey = defineSearchAttributeKey('BrokeForgeResourceId', SearchAttributeType.KEYWORD);

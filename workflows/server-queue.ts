@@ -15,7 +15,7 @@ import {
 } from "@temporalio/workflow";
 import type * as activities from "../activities";
 import type { QueuedOperation } from "../app/domain/resources";
-import { operationKindKey, resourceIdKey, resourceTypeKey, serverIdKey } from "../temporal/search-keys";
+import { operationKindKey, resourceIdKey, resourceTypeKey, serverIdKey } from "../temporal/search-attributes";
 import { operationWorkflowId } from "./ids";
 import { describeFailure, operationWorkflow } from "./operation";
 import { cancelSignal, enqueueSignal, queueQuery } from "./signals";

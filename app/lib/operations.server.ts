@@ -6,7 +6,7 @@ import { WorkflowNotFoundError } from "@temporalio/client";
 import type { Action, QueuedOperation, ResourceType } from "../domain/resources";
 import type { TaskStatus } from "../domain/status";
 import { taskQueue, temporalClient } from "../../temporal/client";
-import { serverIdKey } from "../../temporal/search-keys";
+import { serverIdKey } from "../../temporal/search-attributes";
 import { operationWorkflowId, serverWorkflowId } from "../../workflows/ids";
 import { cancelSignal, enqueueSignal } from "../../workflows/signals";
 import { db } from "./db.server";

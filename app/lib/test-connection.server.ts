@@ -1,7 +1,7 @@
 // Starts the test-connection workflow. The status change is written first (visible at
 // once); the workflow does the SSH work and writes the outcome.
 import { WorkflowIdReusePolicy } from "@temporalio/client";
-import { operationKindKey, serverIdKey } from "../../temporal/search-keys";
+import { operationKindKey, serverIdKey } from "../../temporal/search-attributes";
 import { taskQueue, temporalClient } from "../../temporal/client";
 import { testConnectionWorkflowId } from "../../workflows/ids";
 import type { TestConnectionInput } from "../../workflows/test-connection";

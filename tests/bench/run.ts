@@ -18,6 +18,7 @@ import { cpuReport, cpuSnapshot, perUnit } from "./cpu";
 import { startProfile } from "./profile";
 import { fmt, median, percentile, round, summary } from "./stats";
 import { measureLive } from "./live";
+import { gate } from "../setup/engine";
 
 const HARD_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 300_000);
 const HANDOFF_OPS = 41; // → 40 handoffs
@@ -32,12 +33,6 @@ const results: Record<string, unknown> = {};
 const log = (line = "") => console.log(line);
 const section = (title: string) => log(`\n== ${title} (t+${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** A latch (tests/setup/engine.ts has one, but that module cannot load outside vitest). */
-function gate() {
-  let open!: () => void;
-  const opened = new Promise<void>((r) => (open = r));
-  return { opened, open };
-}
 
 let infra: Infra | undefined;
 let engine: BenchEngine | undefined;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSshd, type RunningSshd } from "../fixtures/sshd";
 import { startSshPeer, type SshPeer } from "../fixtures/ssh-peer";
 import { freePort } from "../../scripts/infra/ports";
+import { activityRuns } from "../setup/history";
 import { eventually, setupTestEnv, startTestWorker, teardownTestEnv, type TestEnv } from "../setup/app";
 
 let env: TestEnv;
@@ -36,19 +37,10 @@ async function finished(serverId: string) {
   });
 }
 
-async function workflowHistory(workflowId: string) {
-  const { temporalClient } = await import("../../temporal/client");
-  const client = await temporalClient();
-  return client.workflow.getHandle(workflowId).fetchHistory();
-}
-
-/** How many times the named activity was attempted (the attempt number of its last start). */
-function activityAttempts(history: Awaited<ReturnType<typeof workflowHistory>>, activityType: string): number {
-  const scheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType);
-  const started = history.events!.find(
-    (e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled?.eventId?.toString(),
-  );
-  return started?.activityTaskStartedEventAttributes?.attempt ?? 0;
+/** How many times probeServer was attempted (Temporal's own record). */
+async function probeAttempts(workflowId: string): Promise<number> {
+  const [run] = await activityRuns(workflowId, "probeServer");
+  return run?.attempts ?? 0;
 }
 
 describe("test connection", () => {
@@ -80,7 +72,7 @@ describe("test connection", () => {
     expect(done.connectionError).toMatch(/Authentication failed for root@127\.0\.0\.1/);
     expect(done.connectionError).not.toMatch(/attempts/);
     expect(done.hostKeyFingerprint).toBeNull(); // nothing pinned from a failed login
-    expect(activityAttempts(await workflowHistory(workflowId), "probeServer")).toBe(1);
+    expect(await probeAttempts(workflowId)).toBe(1);
   });
 
   it("refuses a server whose host key changed since it was pinned, and keeps the pinned key", async () => {
@@ -104,7 +96,7 @@ describe("test connection", () => {
     expect(second.connectionError).toContain(`Host key for 127.0.0.1:${peer.port} changed: expected ${pinned}, got ${rotated}`);
     expect(second.hostKeyFingerprint).toBe(pinned);
     expect(peer.execsFor(server.id).length).toBe(execsBefore); // no command ran on the impostor
-    expect(activityAttempts(await workflowHistory(workflowId), "probeServer")).toBe(1);
+    expect(await probeAttempts(workflowId)).toBe(1);
 
     // The user rebuilt the server on purpose: reset the pin, and the next test pins the new key.
     await api.servers.resetHostKey({ id: server.id });
@@ -122,6 +114,6 @@ describe("test connection", () => {
     expect(done.connectionStatus).toBe("failed");
     expect(done.connectionError).toMatch(new RegExp(`Connection to 127\\.0\\.0\\.1:${closedPort} refused`));
     expect(done.connectionError).toMatch(/gave up after 4 attempts/);
-    expect(activityAttempts(await workflowHistory(workflowId), "probeServer")).toBe(4);
+    expect(await probeAttempts(workflowId)).toBe(4);
   });
 });
