@@ -1,7 +1,7 @@
 // Web process entry (npm start): validate env, serve, shut down cleanly on signals.
-import { disconnectDb } from "./app/lib/db.server";
-import { exitOnEnvError, webEnv } from "./app/lib/env.server";
-import { startWebServer } from "./app/web-server";
+import { disconnectDb } from "./core/db";
+import { exitOnEnvError, webEnv } from "./core/env";
+import { startWebServer } from "./web/server";
 import { closeTemporalClient } from "./temporal/client";
 
 try {

@@ -1,5 +1,5 @@
 // Test connection: connect over SSH, read OS facts, pin the host key on first contact.
-import { db } from "../app/lib/db.server";
+import { db } from "../core/db";
 import { classified } from "./failures";
 import { connect } from "./ssh/client";
 import { pinHostKey } from "./host-keys";

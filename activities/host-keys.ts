@@ -1,6 +1,6 @@
 // Trust on first use: the first successful connection pins the server's host key; later
 // connections must present the same key (checked by the SSH client), or are refused.
-import { db } from "../app/lib/db.server";
+import { db } from "../core/db";
 import { sshError } from "./ssh/errors";
 
 export async function pinHostKey(

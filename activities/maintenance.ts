@@ -1,6 +1,6 @@
 // Housekeeping the worker runs on a timer: change events are a replay buffer for live
 // clients (they resume from their last id), not an audit log, so old ones are pruned.
-import { db } from "../app/lib/db.server";
+import { db } from "../core/db";
 
 export const CHANGE_EVENT_RETENTION_HOURS = 7 * 24;
 

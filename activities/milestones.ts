@@ -1,7 +1,7 @@
 // Runs one milestone: its commands as one remote script over the server's pooled SSH
 // connection, heartbeating while it runs, recording progress for the UI ("step 3 of 5").
 import { ApplicationFailure, Context } from "@temporalio/activity";
-import { db } from "../app/lib/db.server";
+import { db } from "../core/db";
 import { classified } from "./failures";
 import type { Milestone } from "./packages/types";
 import { acquire, discard, release } from "./ssh/pool";

@@ -1,9 +1,9 @@
 // Operation bookkeeping: the status lifecycle of the seeds, written at the edges of each
 // operation. Every function is idempotent (a retried activity must not double-apply).
 import { ApplicationFailure, Context } from "@temporalio/activity";
-import { ACTION_STATUS, type QueuedOperation } from "../app/domain/resources";
-import { db } from "../app/lib/db.server";
-import { resourceTable } from "../app/lib/resources.server";
+import { ACTION_STATUS, type QueuedOperation } from "../domain/resources";
+import { db } from "../core/db";
+import { resourceTable } from "../core/resources";
 import { classified } from "./failures";
 import { planFor } from "./packages/registry";
 import type { Plan } from "./packages/types";

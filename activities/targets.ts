@@ -1,8 +1,8 @@
 // Loads what an activity needs to reach a server: address, login user, decrypted key and
 // the pinned host key. Decrypted keys stay in this process's memory only.
-import { credentialAad, type CredentialKind } from "../app/lib/servers.server";
-import { decryptSecret } from "../app/lib/crypto.server";
-import { db } from "../app/lib/db.server";
+import { credentialAad, type CredentialKind } from "../core/servers";
+import { decryptSecret } from "../core/crypto";
+import { db } from "../core/db";
 import type { SshTarget } from "./ssh/client";
 
 export class ServerGoneError extends Error {}

@@ -1,6 +1,6 @@
 // One Temporal client per process (web and scripts); the worker has its own connection.
 import { Client, Connection } from "@temporalio/client";
-import { sharedEnv } from "../app/lib/env.server";
+import { sharedEnv } from "../core/env";
 
 let client: Promise<Client> | undefined;
 

@@ -3,7 +3,7 @@
 import { fileURLToPath } from "node:url";
 import { NativeConnection, Worker, type WorkerOptions } from "@temporalio/worker";
 import * as activities from "../activities";
-import { sharedEnv } from "../app/lib/env.server";
+import { sharedEnv } from "../core/env";
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL("../workflows/index.ts", import.meta.url));
 

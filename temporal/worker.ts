@@ -1,6 +1,6 @@
 // The worker process: runs workflows and activities until SIGINT/SIGTERM.
-import { exitOnEnvError, workerEnv } from "../app/lib/env.server";
-import { disconnectDb } from "../app/lib/db.server";
+import { exitOnEnvError, workerEnv } from "../core/env";
+import { disconnectDb } from "../core/db";
 import { startMaintenance } from "../activities/maintenance";
 import { closeAll as closeSshConnections } from "../activities/ssh/pool";
 import { registerSearchAttributes } from "./register-search-attributes";

@@ -1,7 +1,7 @@
 // Who is calling. An API token (Authorization: Bearer, or `token` in ws connection params)
 // or the session cookie (HTTP requests and the ws upgrade request).
 import type { IncomingMessage } from "node:http";
-import { principalFromApiToken, principalFromCookie, type Principal } from "../app/lib/auth.server";
+import { principalFromApiToken, principalFromCookie, type Principal } from "../core/auth";
 
 export interface Context {
   principal: Principal | null;

@@ -1,6 +1,6 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
-import { fieldErrorsOf, type FieldErrors } from "../app/domain/schemas";
+import { fieldErrorsOf, type FieldErrors } from "../domain/schemas";
 import type { Context } from "./context";
 
 const t = initTRPC.context<Context>().create({

@@ -2,11 +2,11 @@
 // the user should see at once (atomically, so two clicks can't both win), enqueue.
 import { TRPCError } from "@trpc/server";
 import { z, ZodError } from "zod";
-import { ACTION_FROM, type Action, type ResourceType } from "../app/domain/resources";
-import type { TaskStatus } from "../app/domain/status";
-import { db } from "../app/lib/db.server";
-import { assertRetryAllowed, enqueueOperation } from "../app/lib/operations.server";
-import { resourceTable } from "../app/lib/resources.server";
+import { ACTION_FROM, type Action, type ResourceType } from "../domain/resources";
+import type { TaskStatus } from "../domain/status";
+import { db } from "../core/db";
+import { assertRetryAllowed, enqueueOperation } from "../core/operations";
+import { resourceTable } from "../core/resources";
 import { protectedProcedure } from "./init";
 
 /** Status shown from the click until the engine picks the operation up. */

@@ -2,7 +2,7 @@
 // Subscribers register before they replay missed events from the table, so nothing falls
 // between the replay and the live feed (duplicates are dropped by id).
 import pg from "pg";
-import type { LiveEvent } from "../app/domain/live";
+import type { LiveEvent } from "../domain/live";
 
 /** Parsed once per NOTIFY and shared by every subscriber (fan-out is the hot path). */
 export interface Notification {

@@ -4,7 +4,7 @@ import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import { WebSocketServer, type WebSocket } from "ws";
-import { onRevocation, type Principal } from "../app/lib/auth.server";
+import { onRevocation, type Principal } from "../core/auth";
 import { contextFromNode } from "./context";
 import { appRouter } from "./router";
 

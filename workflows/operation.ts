@@ -14,7 +14,7 @@ import {
   setCurrentDetails,
 } from "@temporalio/workflow";
 import type * as activities from "../activities";
-import type { QueuedOperation } from "../app/domain/resources";
+import type { QueuedOperation } from "../domain/resources";
 
 const { runMilestone } = proxyActivities<typeof activities>({
   startToCloseTimeout: "10 minutes",

@@ -14,7 +14,7 @@ import {
   workflowInfo,
 } from "@temporalio/workflow";
 import type * as activities from "../activities";
-import type { QueuedOperation } from "../app/domain/resources";
+import type { QueuedOperation } from "../domain/resources";
 import { operationKindKey, resourceIdKey, resourceTypeKey, serverIdKey } from "../temporal/search-attributes";
 import { operationWorkflowId } from "./ids";
 import { describeFailure, operationWorkflow } from "./operation";

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal } from "@temporalio/workflow";
-import type { QueuedOperation } from "../app/domain/resources";
+import type { QueuedOperation } from "../domain/resources";
 
 /** Add an operation to a server's queue (sent with signal-with-start). */
 export const enqueueSignal = defineSignal<[QueuedOperation]>("enqueue");

@@ -15,7 +15,7 @@ import {
   sshRuleConflict,
   type FirewallAction,
   type FirewallProtocol,
-} from "../../app/domain/firewall";
+} from "../../domain/firewall";
 import type { Plan, Step } from "./types";
 
 export interface FirewallRule {

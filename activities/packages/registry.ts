@@ -1,6 +1,6 @@
 // Which plan an operation runs: (resource type, action) → a pure builder over the row.
-import type { QueuedOperation } from "../../app/domain/resources";
-import { db } from "../../app/lib/db.server";
+import type { QueuedOperation } from "../../domain/resources";
+import { db } from "../../core/db";
 import { ApplicationFailure } from "@temporalio/common";
 import { firewallInstallPlan, firewallRuleAddPlan, firewallRuleRemovePlan, firewallUninstallPlan } from "./firewall";
 import { schedulerInstallPlan, schedulerUninstallPlan, taskInstallPlan, taskPausePlan, taskRemovePlan, taskResumePlan } from "./scheduler";

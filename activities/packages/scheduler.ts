@@ -10,7 +10,7 @@
 //    every other line (including ones a human wrote) is kept byte for byte.
 // Output of every run is appended to <logDir>/task-<id>.log (owned by the task's user,
 // since cron opens it as that user). Removing a task keeps its log.
-import { cronExpressionFor, type TaskFrequency } from "../../app/domain/scheduler";
+import { cronExpressionFor, type TaskFrequency } from "../../domain/scheduler";
 import type { Milestone, Plan, Step } from "./types";
 
 export interface ScheduledTask {

@@ -2,10 +2,10 @@
 // field-level messages a user sees for invalid input.
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { firewallRuleInputSchema, isIPv6, sshRuleConflict } from "../../app/domain/firewall";
-import { cronExpressionFor, parseCronExpression, scheduledTaskInputSchema } from "../../app/domain/scheduler";
-import { fieldErrorsOf } from "../../app/domain/schemas";
-import { supervisorProgramInputSchema } from "../../app/domain/supervisor";
+import { firewallRuleInputSchema, isIPv6, sshRuleConflict } from "../../domain/firewall";
+import { cronExpressionFor, parseCronExpression, scheduledTaskInputSchema } from "../../domain/scheduler";
+import { fieldErrorsOf } from "../../domain/schemas";
+import { supervisorProgramInputSchema } from "../../domain/supervisor";
 
 function errors(schema: z.ZodType, input: unknown) {
   const r = schema.safeParse(input);

@@ -8,7 +8,7 @@
 //  - supervisor expands `%(name)s` in values with Python %-formatting, so `%` is written `%%`.
 // Logs: <logDir>/brokeforge-<id>_NN.log, one per process (stderr merged), rotated by supervisor.
 // Removing a program keeps its logs.
-import { supervisorValueProblem } from "../../app/domain/supervisor";
+import { supervisorValueProblem } from "../../domain/supervisor";
 import type { Milestone, Plan, Step } from "./types";
 
 export interface SupervisorProgram {

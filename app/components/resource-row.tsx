@@ -1,6 +1,6 @@
 // One resource in a list: its status, error, and the actions its status allows.
-import { ACTION_FROM, type Action } from "../domain/resources";
-import type { TaskStatus } from "../domain/status";
+import { ACTION_FROM, type Action } from "../../domain/resources";
+import type { TaskStatus } from "../../domain/status";
 import { useApiAction } from "../lib/use-api-form";
 import { StatusBadge } from "./status";
 

@@ -1,5 +1,5 @@
 import { Form, Link, useNavigation } from "@remix-run/react";
-import type { FieldErrors } from "../domain/schemas";
+import type { FieldErrors } from "../../domain/schemas";
 import { Button, Field, FormError } from "./ui";
 
 export function ServerForm(props: {

@@ -1,5 +1,5 @@
 // Status badges: one colour and icon per status; a spinner while something is in progress.
-import type { OperationState, TaskStatus } from "../domain/status";
+import type { OperationState, TaskStatus } from "../../domain/status";
 
 type Look = { label: string; className: string; icon: string | "spinner" };
 

@@ -1,5 +1,5 @@
 // Small shared UI pieces: labelled fields with their error, buttons, badges.
-import type { ConnectionStatus } from "../domain/status";
+import type { ConnectionStatus } from "../../domain/status";
 
 export function Field(props: {
   label: string;

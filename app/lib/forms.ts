@@ -3,7 +3,7 @@ import { redirect } from "@remix-run/node";
 import type { AppLoadContext } from "@remix-run/node";
 import { TRPCError } from "@trpc/server";
 import { ZodError, type ZodType } from "zod";
-import { fieldErrorsOf, type FieldErrors } from "../domain/schemas";
+import { fieldErrorsOf, type FieldErrors } from "../../domain/schemas";
 
 export async function requireApi(request: Request, context: AppLoadContext) {
   const user = await context.currentUser(request);

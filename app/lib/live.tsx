@@ -4,7 +4,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { createContext, useContext, useEffect, useMemo, useRef } from "react";
-import type { LiveEvent } from "../domain/live";
+import type { LiveEvent } from "../../domain/live";
 import { useTRPC } from "./trpc";
 
 const DEBOUNCE_MS = 150;

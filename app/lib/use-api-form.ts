@@ -3,7 +3,7 @@
 import { TRPCClientError } from "@trpc/client";
 import { useState } from "react";
 import type { ZodType } from "zod";
-import { fieldErrorsOf, type FieldErrors } from "../domain/schemas";
+import { fieldErrorsOf, type FieldErrors } from "../../domain/schemas";
 
 export function useApiForm<S extends ZodType>(schema: S, call: (input: S["_output"]) => Promise<unknown>) {
   const [fieldErrors, setFieldErrors] = useState<FieldErrors>({});

@@ -1,7 +1,7 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { data, redirect } from "@remix-run/node";
 import { Form, Link, useActionData, useNavigation, useSearchParams } from "@remix-run/react";
-import { fieldErrorsOf, loginSchema, type FieldErrors } from "../domain/schemas";
+import { fieldErrorsOf, loginSchema, type FieldErrors } from "../../domain/schemas";
 import { Button, Field, FormError } from "../components/ui";
 import { formValues } from "../lib/forms";
 

@@ -1,7 +1,7 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { data, redirect } from "@remix-run/node";
 import { useActionData, useLoaderData } from "@remix-run/react";
-import { serverInputSchema } from "../domain/schemas";
+import { serverInputSchema } from "../../domain/schemas";
 import { ServerForm } from "../components/server-form";
 import { attempt, formValues, requireApi, submit } from "../lib/forms";
 

@@ -1,7 +1,7 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { useLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
-import { firewallRuleInputSchema } from "../domain/firewall";
+import { firewallRuleInputSchema } from "../../domain/firewall";
 import { EmptyState, ResourceRow } from "../components/resource-row";
 import { Select } from "../components/select";
 import { Button, Field, FormError } from "../components/ui";

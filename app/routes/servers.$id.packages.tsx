@@ -1,7 +1,7 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { useLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
-import { PACKAGE_TYPES } from "../domain/resources";
+import { PACKAGE_TYPES } from "../../domain/resources";
 import { ResourceRow } from "../components/resource-row";
 import { requireApi } from "../lib/forms";
 import { useTRPC, useTRPCClient } from "../lib/trpc";

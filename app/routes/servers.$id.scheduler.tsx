@@ -2,7 +2,7 @@ import type { LoaderFunctionArgs } from "@remix-run/node";
 import { useLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { scheduledTaskInputSchema } from "../domain/scheduler";
+import { scheduledTaskInputSchema } from "../../domain/scheduler";
 import { EmptyState, ResourceRow } from "../components/resource-row";
 import { Select } from "../components/select";
 import { Button, Field, FormError } from "../components/ui";

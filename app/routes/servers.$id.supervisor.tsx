@@ -1,7 +1,7 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { useLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
-import { DEFAULT_PROGRAM_DIRECTORY, supervisorProgramInputSchema } from "../domain/supervisor";
+import { DEFAULT_PROGRAM_DIRECTORY, supervisorProgramInputSchema } from "../../domain/supervisor";
 import { EmptyState, ResourceRow } from "../components/resource-row";
 import { Checkbox } from "../components/select";
 import { Button, Field, FormError } from "../components/ui";

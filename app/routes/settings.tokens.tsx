@@ -1,7 +1,7 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { data } from "@remix-run/node";
 import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
-import { apiTokenCreateSchema, type FieldErrors } from "../domain/schemas";
+import { apiTokenCreateSchema, type FieldErrors } from "../../domain/schemas";
 import { Button, Field, FormError } from "../components/ui";
 import { attempt, formValues, requireApi, submit } from "../lib/forms";
 

@@ -2,7 +2,7 @@
 // SIGINT/SIGTERM. Notices (subscribed, connection lost, reconnected) go to stderr only, so
 // stdout stays machine-readable. Reconnecting and resuming is the client library's job: it
 // re-subscribes with the id of the last event received and the server replays what was missed.
-import type { LiveEvent } from "../../app/domain/live";
+import type { LiveEvent } from "../../domain/live";
 import { parse, reportError, UsageError, type Ctx } from "./context";
 
 export async function watch(args: string[], ctx: Ctx): Promise<number> {

@@ -79,7 +79,7 @@ export interface BenchEngine {
   taskQueue: string;
   peer: SshPeer;
   api: ReturnType<typeof import("../../trpc/router").createCaller>;
-  db: ReturnType<typeof import("../../app/lib/db.server").db>;
+  db: ReturnType<typeof import("../../core/db").db>;
   temporal: import("@temporalio/client").Client;
   addServer(name?: string): Promise<{ id: string }>;
   stop(): Promise<void>;

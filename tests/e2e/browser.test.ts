@@ -91,6 +91,6 @@ describe("first session in a browser", () => {
 });
 
 async function db() {
-  const { db } = await import("../../app/lib/db.server");
+  const { db } = await import("../../core/db");
   return db().server.findFirstOrThrow({ where: { name: "web-1" } });
 }

@@ -137,7 +137,7 @@ describe("live firewall rules in the browser", () => {
     await page.locator('[data-testid="live-indicator"]:not([data-status="live"])').waitFor();
     hold.open();
     await expect.poll(async () => (await e.db.firewallRule.findFirst({ where: { name: "postgres" } }))?.status).toBe("active");
-    const { startWebServer } = await import("../../app/web-server");
+    const { startWebServer } = await import("../../web/server");
     web = await startWebServer({ port });
     await statusIs("postgres", "active");
     await page.locator('[data-testid="live-indicator"][data-status="live"]').waitFor({ timeout: 15_000 });

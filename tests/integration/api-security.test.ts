@@ -7,13 +7,13 @@ import { setupTestEnv, startTestWeb, teardownTestEnv, type TestEnv } from "../se
 
 let env: TestEnv;
 let web: Awaited<ReturnType<typeof startTestWeb>>;
-let db: ReturnType<typeof import("../../app/lib/db.server").db>;
+let db: ReturnType<typeof import("../../core/db").db>;
 let caller: typeof import("../../trpc/router").createCaller;
 
 beforeAll(async () => {
   env = await setupTestEnv();
   web = await startTestWeb();
-  db = (await import("../../app/lib/db.server")).db();
+  db = (await import("../../core/db")).db();
   caller = (await import("../../trpc/router")).createCaller;
 });
 afterAll(async () => {
@@ -71,7 +71,7 @@ describe("secrets", () => {
     const rows = await db.serverCredential.findMany({ where: { serverId: created.id } });
     expect(rows.map((r) => r.kind).sort()).toEqual(["brokeforge", "root"]);
 
-    const { decryptSecret } = await import("../../app/lib/crypto.server");
+    const { decryptSecret } = await import("../../core/crypto");
     const { publicKeyOfPrivateKey } = await import("../../activities/ssh/keys");
     for (const row of rows) {
       expect(row.privateKeyEncrypted).toMatch(/^v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);

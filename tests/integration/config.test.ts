@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { webEnvSchema, workerEnvSchema } from "../../app/lib/env.server";
+import { webEnvSchema, workerEnvSchema } from "../../core/env";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const valid = {

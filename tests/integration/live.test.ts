@@ -5,7 +5,7 @@ import pg from "pg";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../trpc/router";
-import type { LiveEvent } from "../../app/domain/live";
+import type { LiveEvent } from "../../domain/live";
 import { startTestWeb } from "../setup/app";
 import { eventually, gate, startEngine, type Engine } from "../setup/engine";
 
@@ -155,6 +155,6 @@ describe("live events", () => {
 });
 
 async function startTestWebOn(p: number) {
-  const { startWebServer } = await import("../../app/web-server");
+  const { startWebServer } = await import("../../web/server");
   return startWebServer({ port: p });
 }

@@ -6,7 +6,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LiveEvent } from "../../app/domain/live";
+import type { LiveEvent } from "../../domain/live";
 import { createBrokeForgeClient } from "../../trpc/client";
 import { startTestWeb } from "../setup/app";
 import { eventually, startEngine, type Engine } from "../setup/engine";
@@ -293,7 +293,7 @@ describe("watch", () => {
     await watcher.untilStderr(/connection lost/);
     await touchServer(serverId);
     await touchServer(serverId);
-    const { startWebServer } = await import("../../app/web-server");
+    const { startWebServer } = await import("../../web/server");
     web = await startWebServer({ port: Number(port) });
 
     await watcher.untilStderr(/reconnected, resuming after event \d+/);

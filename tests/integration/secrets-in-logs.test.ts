@@ -32,7 +32,7 @@ it("never logs private key material, on success or failure", async () => {
   await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: bad.id } }))?.status === "failed" || null);
   await eventually(async () => (await e.db.server.findUnique({ where: { id: locked.id } }))?.connectionStatus === "failed" || null);
 
-  const { decryptSecret } = await import("../../app/lib/crypto.server");
+  const { decryptSecret } = await import("../../core/crypto");
   const credentials = await e.db.serverCredential.findMany();
   const logs = captured.join("\n");
   expect(logs.length).toBeGreaterThan(1000); // the worker did log (so the search means something)

@@ -12,12 +12,12 @@ let worker: Awaited<ReturnType<typeof startTestWorker>>;
 let sshd: RunningSshd;
 let peer: SshPeer;
 let api: ReturnType<typeof import("../../trpc/router").createCaller>;
-let db: ReturnType<typeof import("../../app/lib/db.server").db>;
+let db: ReturnType<typeof import("../../core/db").db>;
 
 beforeAll(async () => {
   env = await setupTestEnv();
   [sshd, peer, worker] = await Promise.all([startSshd(), startSshPeer(), startTestWorker()]);
-  const { db: getDb } = await import("../../app/lib/db.server");
+  const { db: getDb } = await import("../../core/db");
   const { createCaller } = await import("../../trpc/router");
   db = getDb();
   const user = await db.user.create({ data: { email: "ops@example.com", passwordHash: "x" } });

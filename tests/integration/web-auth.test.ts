@@ -4,12 +4,12 @@ import { setupTestEnv, startTestWeb, teardownTestEnv, type TestEnv } from "../se
 
 let env: TestEnv;
 let web: Awaited<ReturnType<typeof startTestWeb>>;
-let db: ReturnType<typeof import("../../app/lib/db.server").db>;
+let db: ReturnType<typeof import("../../core/db").db>;
 
 beforeAll(async () => {
   env = await setupTestEnv();
   web = await startTestWeb();
-  db = (await import("../../app/lib/db.server")).db();
+  db = (await import("../../core/db")).db();
 });
 afterAll(async () => {
   await web?.close();

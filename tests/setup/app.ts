@@ -31,7 +31,7 @@ export async function setupTestEnv(): Promise<TestEnv> {
 
 /** Starts the web server (Remix + tRPC HTTP + ws) on a free port. */
 export async function startTestWeb() {
-  const { startWebServer } = await import("../../app/web-server");
+  const { startWebServer } = await import("../../web/server");
   const web = await startWebServer({ port: 0 });
   process.env.PUBLIC_URL = web.url;
   return web;
@@ -58,7 +58,7 @@ export async function startTestWorker() {
 }
 
 export async function teardownTestEnv(env: TestEnv) {
-  const { disconnectDb } = await import("../../app/lib/db.server");
+  const { disconnectDb } = await import("../../core/db");
   const { closeTemporalClient } = await import("../../temporal/client");
   await closeTemporalClient();
   await disconnectDb();

@@ -8,7 +8,7 @@ export interface Engine {
   peer: SshPeer;
   worker: Awaited<ReturnType<typeof startTestWorker>>;
   api: ReturnType<typeof import("../../trpc/router").createCaller>;
-  db: ReturnType<typeof import("../../app/lib/db.server").db>;
+  db: ReturnType<typeof import("../../core/db").db>;
   userId: string;
   /** Adds a server like a user would, pointing at the peer, its key authorized there. */
   addServer(name?: string): Promise<{ id: string }>;
@@ -19,7 +19,7 @@ export async function startEngine(opts: { worker?: boolean } = {}): Promise<Engi
   const env = await setupTestEnv();
   const peer = await startSshPeer();
   const worker = opts.worker === false ? { worker: null as never, stop: async () => {} } : await startTestWorker();
-  const { db: getDb } = await import("../../app/lib/db.server");
+  const { db: getDb } = await import("../../core/db");
   const { createCaller } = await import("../../trpc/router");
   const db = getDb();
   const user = await db.user.create({ data: { email: `ops-${env.taskQueue}@example.com`, passwordHash: "x" } });

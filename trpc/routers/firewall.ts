@@ -1,6 +1,6 @@
 // Firewall rules: each add and each removal is its own operation (seed Rule 4).
-import { firewallRuleInputSchema, sshRuleConflict } from "../../app/domain/firewall";
-import { db } from "../../app/lib/db.server";
+import { firewallRuleInputSchema, sshRuleConflict } from "../../domain/firewall";
+import { db } from "../../core/db";
 import { actionProcedure, assertServerOwned, enqueueCreated, fieldError, serverIdInput } from "../lifecycle";
 import { protectedProcedure, router } from "../init";
 

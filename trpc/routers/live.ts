@@ -4,9 +4,9 @@
 // duplicate (ids follow commit order, see the change-event migration).
 import { tracked } from "@trpc/server";
 import { z } from "zod";
-import type { LiveEvent } from "../../app/domain/live";
-import { db } from "../../app/lib/db.server";
-import { sharedEnv } from "../../app/lib/env.server";
+import type { LiveEvent } from "../../domain/live";
+import { db } from "../../core/db";
+import { sharedEnv } from "../../core/env";
 import { liveHub } from "../live-hub";
 import { assertServerOwned } from "../lifecycle";
 import { protectedProcedure, router } from "../init";

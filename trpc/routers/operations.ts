@@ -1,9 +1,9 @@
 // Operations of a server (newest first) with their milestones, and cancellation.
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { db } from "../../app/lib/db.server";
-import { temporalUrl } from "../../app/lib/temporal-links.server";
-import { requestCancel } from "../../app/lib/operations.server";
+import { db } from "../../core/db";
+import { temporalUrl } from "../../core/temporal-links";
+import { requestCancel } from "../../core/operations";
 import { assertServerOwned, serverIdInput } from "../lifecycle";
 import { protectedProcedure, router } from "../init";
 

@@ -1,8 +1,8 @@
 // Server-level packages (ufw, cron, supervisor): install, remove, retry, and the inventory.
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { PACKAGE_TYPES } from "../../app/domain/resources";
-import { db } from "../../app/lib/db.server";
+import { PACKAGE_TYPES } from "../../domain/resources";
+import { db } from "../../core/db";
 import { actionProcedure, assertServerOwned, enqueueCreated, serverIdInput } from "../lifecycle";
 import { protectedProcedure, router } from "../init";
 

@@ -1,6 +1,6 @@
 // Scheduled tasks (cron): install, remove, pause/resume, retry.
-import { cronExpressionFor, scheduledTaskInputSchema } from "../../app/domain/scheduler";
-import { db } from "../../app/lib/db.server";
+import { cronExpressionFor, scheduledTaskInputSchema } from "../../domain/scheduler";
+import { db } from "../../core/db";
 import { actionProcedure, assertServerOwned, enqueueCreated, serverIdInput } from "../lifecycle";
 import { protectedProcedure, router } from "../init";
 

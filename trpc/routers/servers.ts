@@ -1,12 +1,12 @@
 // Servers a user owns. Every procedure filters by the caller's user id; another user's
 // server answers NOT_FOUND, never FORBIDDEN, so ids reveal nothing.
 import { TRPCError } from "@trpc/server";
-import { serverIdSchema, serverInputSchema } from "../../app/domain/schemas";
-import { db } from "../../app/lib/db.server";
-import { temporalUrl } from "../../app/lib/temporal-links.server";
-import { createServerWithKeys, authorizeKeyCommand } from "../../app/lib/servers.server";
-import { stopServerQueue } from "../../app/lib/operations.server";
-import { startTestConnection } from "../../app/lib/test-connection.server";
+import { serverIdSchema, serverInputSchema } from "../../domain/schemas";
+import { db } from "../../core/db";
+import { temporalUrl } from "../../core/temporal-links";
+import { createServerWithKeys, authorizeKeyCommand } from "../../core/servers";
+import { stopServerQueue } from "../../core/operations";
+import { startTestConnection } from "../../core/test-connection";
 import { protectedProcedure, router } from "../init";
 
 /** Fields safe to send to a browser: no credentials, ever. */

@@ -1,6 +1,6 @@
 // Supervisor programs: install, remove, restart, retry.
-import { supervisorProgramInputSchema } from "../../app/domain/supervisor";
-import { db } from "../../app/lib/db.server";
+import { supervisorProgramInputSchema } from "../../domain/supervisor";
+import { db } from "../../core/db";
 import { actionProcedure, assertServerOwned, enqueueCreated, serverIdInput } from "../lifecycle";
 import { protectedProcedure, router } from "../init";
 

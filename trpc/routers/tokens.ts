@@ -1,9 +1,9 @@
 // API tokens for internal tools: shown once at creation, stored as sha256, revocable.
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { apiTokenCreateSchema } from "../../app/domain/schemas";
-import { newApiToken, tokenRevoked } from "../../app/lib/auth.server";
-import { db } from "../../app/lib/db.server";
+import { apiTokenCreateSchema } from "../../domain/schemas";
+import { newApiToken, tokenRevoked } from "../../core/auth";
+import { db } from "../../core/db";
 import { protectedProcedure, router } from "../init";
 
 const publicFields = { id: true, name: true, prefix: true, createdAt: true, lastUsedAt: true, revokedAt: true } as const;

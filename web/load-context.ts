@@ -1,7 +1,7 @@
 // What the Node server hands every Remix loader/action. Routes reach the database, auth
 // and tRPC only through this (not by importing *.server modules), so the Remix bundle and
 // the server share one copy of their state (db pool, ws revocation listeners).
-import type { AuthUser } from "./lib/auth.server";
+import type { AuthUser } from "../core/auth";
 import type { createCaller } from "../trpc/router";
 
 export type Api = ReturnType<typeof createCaller>;

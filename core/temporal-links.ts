@@ -1,4 +1,4 @@
-import { webEnv } from "./env.server";
+import { webEnv } from "./env";
 
 /** Link to a workflow (run) in the Temporal UI, for operators. */
 export function temporalUrl(workflowId: string | null, runId: string | null): string | null {

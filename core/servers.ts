@@ -1,10 +1,10 @@
 // Creating a server: the row plus two ed25519 key pairs (login user and the "brokeforge"
 // site user), private halves encrypted and bound to (server, kind).
-import { generateKeyPair } from "../../activities/ssh/keys";
-import { quote } from "../../activities/ssh/shell";
+import { generateKeyPair } from "../activities/ssh/keys";
+import { quote } from "../activities/ssh/shell";
 import type { ServerInput } from "../domain/schemas";
-import { encryptSecret } from "./crypto.server";
-import { db } from "./db.server";
+import { encryptSecret } from "./crypto";
+import { db } from "./db";
 
 export const CREDENTIAL_KINDS = ["root", "brokeforge"] as const;
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];

@@ -1,7 +1,7 @@
 // Secrets at rest: AES-256-GCM with a random 96-bit IV per value. The associated data
 // binds a ciphertext to the row it belongs to, so a value copied to another row fails.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
-import { sharedEnv } from "./env.server";
+import { sharedEnv } from "./env";
 
 const VERSION = "v1";
 

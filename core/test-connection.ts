@@ -1,11 +1,11 @@
 // Starts the test-connection workflow. The status change is written first (visible at
 // once); the workflow does the SSH work and writes the outcome.
 import { WorkflowIdReusePolicy } from "@temporalio/client";
-import { operationKindKey, serverIdKey } from "../../temporal/search-attributes";
-import { taskQueue, temporalClient } from "../../temporal/client";
-import { testConnectionWorkflowId } from "../../workflows/ids";
-import type { TestConnectionInput } from "../../workflows/test-connection";
-import { db } from "./db.server";
+import { operationKindKey, serverIdKey } from "../temporal/search-attributes";
+import { taskQueue, temporalClient } from "../temporal/client";
+import { testConnectionWorkflowId } from "../workflows/ids";
+import type { TestConnectionInput } from "../workflows/test-connection";
+import { db } from "./db";
 
 export const TEST_CONNECTION_KIND = "server.test_connection";
 

@@ -2,7 +2,7 @@
 // scheduled tasks, supervisor programs and packages alike.
 import type { ResourceType } from "../domain/resources";
 import type { TaskStatus } from "../domain/status";
-import { db, type PrismaClient } from "./db.server";
+import { db, type PrismaClient } from "./db";
 
 type Tables = Pick<PrismaClient, "serverPackage" | "firewallRule" | "scheduledTask" | "supervisorProgram">;
 

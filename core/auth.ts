@@ -1,9 +1,9 @@
 // Accounts, browser sessions, API tokens and login rate limiting.
 import { hash, verify } from "@node-rs/argon2";
 import { createCookie } from "@remix-run/node";
-import { db } from "./db.server";
-import { newToken, sha256 } from "./crypto.server";
-import { webEnv } from "./env.server";
+import { db } from "./db";
+import { newToken, sha256 } from "./crypto";
+import { webEnv } from "./env";
 
 const SESSION_DAYS = 30;
 export const API_TOKEN_PREFIX = "bf_";

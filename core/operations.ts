@@ -5,13 +5,13 @@ import { TRPCError } from "@trpc/server";
 import { WorkflowNotFoundError } from "@temporalio/client";
 import type { Action, QueuedOperation, ResourceType } from "../domain/resources";
 import type { TaskStatus } from "../domain/status";
-import { taskQueue, temporalClient } from "../../temporal/client";
-import { serverIdKey } from "../../temporal/search-attributes";
-import { operationWorkflowId, serverWorkflowId } from "../../workflows/ids";
-import { cancelSignal, enqueueSignal } from "../../workflows/signals";
-import { db } from "./db.server";
-import { sharedEnv } from "./env.server";
-import { resourceTable } from "./resources.server";
+import { taskQueue, temporalClient } from "../temporal/client";
+import { serverIdKey } from "../temporal/search-attributes";
+import { operationWorkflowId, serverWorkflowId } from "../workflows/ids";
+import { cancelSignal, enqueueSignal } from "../workflows/signals";
+import { db } from "./db";
+import { sharedEnv } from "./env";
+import { resourceTable } from "./resources";
 
 /** Retries a user may start per minute (seed: 10). */
 export const RETRY_LIMIT_PER_MINUTE = 10;

@@ -1,7 +1,7 @@
 // One Prisma client per process, on node-postgres through the driver adapter.
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../generated/prisma/client";
-import { sharedEnv } from "./env.server";
+import { sharedEnv } from "./env";
 
 let client: PrismaClient | undefined;
 
