@@ -5,7 +5,7 @@ import { SshError } from "./ssh/errors";
 import { ServerGoneError } from "./targets";
 
 /** Failure types the workflows list as non-retryable. */
-export const NON_RETRYABLE = ["SshPermanent", "InvalidInput", "ServerGone"] as const;
+export const NON_RETRYABLE = ["SshPermanent", "InvalidInput", "ServerGone", "PreconditionFailed"] as const;
 
 export function toFailure(err: unknown): ApplicationFailure | CancelledFailure {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;

@@ -2,3 +2,4 @@
 export { markOperationRunning, probeServer, recordConnectionOutcome } from "./connection";
 export { beginOperation, completeOperation, failOperation } from "./operations";
 export { runMilestone } from "./milestones";
+export { checkPreconditions } from "./preconditions";

@@ -3,9 +3,10 @@
 import { ApplicationFailure, Context } from "@temporalio/activity";
 import { db } from "../core/db";
 import { classified } from "./failures";
-import type { Milestone } from "./packages/types";
+import type { Milestone } from "../catalogue/kit";
 import { acquire, discard, release } from "./ssh/pool";
-import { script } from "./ssh/shell";
+import { script, type ParsedScriptOutput } from "./ssh/shell";
+import { loadOperation, planOf } from "./plans";
 import { SshError } from "./ssh/errors";
 
 /** A command that really failed is tried at most this many times in all (seed: $maxExceptions). */
@@ -15,17 +16,31 @@ const HEARTBEAT_MS = 2_000;
 
 export interface RunMilestoneInput {
   operationId: string;
+  /** The queue's server: an operation of another server is refused. */
   serverId: string;
   step: number; // 1-based
-  total: number;
-  milestone: Milestone;
+  /** The milestone's name as begun: the plan rebuilt here must still agree. */
+  name: string;
   /** Per-command ceiling; the operation as a whole has its own timeout. */
   timeoutMs: number;
 }
 
+/** The milestone to run, from the plan rebuilt out of the operation's rows. */
+async function milestoneOf(input: RunMilestoneInput): Promise<{ milestone: Milestone; total: number }> {
+  const loaded = await loadOperation(input.operationId, input.serverId);
+  if (!loaded?.resource) throw ApplicationFailure.nonRetryable("The operation or its resource no longer exists", "InvalidInput");
+  const plan = planOf({ ...loaded, resource: loaded.resource });
+  const milestone = plan[input.step - 1];
+  if (milestone?.name !== input.name) {
+    throw ApplicationFailure.nonRetryable(`The plan changed while the operation ran (step ${input.step} is no longer "${input.name}")`, "InvalidInput");
+  }
+  return { milestone, total: plan.length };
+}
+
 export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode: number }> {
   return classified(async () => {
-    const { operationId, serverId, step, total, milestone } = input;
+    const { operationId, serverId, step } = input;
+    const { milestone, total } = await milestoneOf(input);
     const key = { operationId_step: { operationId, step } };
     const started = await db().operationMilestone.upsert({
       where: key,
@@ -66,9 +81,8 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
           data: { state: "succeeded", exitCode: 0, outputTail: output, finishedAt: new Date() },
         });
         if (milestone.records) {
-          const { type, name, versionFromStep, configuration } = milestone.records;
-          const version =
-            versionFromStep === undefined ? milestone.records.version : parsed.steps[versionFromStep]?.stdout.trim().slice(0, 64) || null;
+          const { type, name, versionFrom, configuration } = milestone.records;
+          const version = versionFrom === undefined ? milestone.records.version : namedOutput(milestone, parsed, versionFrom);
           await tx.serverPackage.upsert({
             where: { serverId_type: { serverId, type } },
             create: { serverId, type, name, version, configuration: configuration as object, status: "installing" },
@@ -94,6 +108,13 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
     }
     throw ApplicationFailure.retryable(message, "CommandFailed");
   });
+}
+
+/** The trimmed stdout of the milestone's step whose output is named `name` (see Step.output). */
+function namedOutput(milestone: Milestone, parsed: ParsedScriptOutput, name: string): string | null {
+  const index = milestone.steps.findIndex((s) => s.output === name);
+  if (index < 0) throw new Error(`Milestone ${milestone.name} has no step whose output is named "${name}"`);
+  return parsed.steps[index]?.stdout.trim().slice(0, 64) || null;
 }
 
 function tail(text: string): string {

@@ -1,53 +1,61 @@
 // Operation bookkeeping: the status lifecycle of the seeds, written at the edges of each
-// operation. Every function is idempotent (a retried activity must not double-apply).
-import { ApplicationFailure, Context } from "@temporalio/activity";
+// operation. Every function is idempotent (a retried activity must not double-apply), and
+// each derives what it touches from the Operation row (activities/plans.ts), never from
+// the workflow's input beyond the operation id.
+import { Context } from "@temporalio/activity";
 import { ACTION_STATUS, type QueuedOperation } from "../domain/resources";
 import { db } from "../core/db";
 import { resourceTable } from "../core/resources";
 import { classified } from "./failures";
-import { planFor } from "./packages/registry";
-import type { Plan } from "./packages/types";
+import { loadOperation, planOf, preconditionsOf } from "./plans";
 
-/** Marks the operation running and the resource in its transitional status; returns the plan. */
-export async function beginOperation(op: QueuedOperation): Promise<{ plan: Plan } | { skipped: string }> {
+/** What the workflow needs to drive the operation: milestone names and labels, no commands. */
+export interface BegunOperation {
+  milestones: { name: string; label: string }[];
+  /** Whether checkPreconditions has anything to check. */
+  hasPreconditions: boolean;
+}
+
+/** Marks the operation running and the resource in its transitional status. */
+export async function beginOperation(op: QueuedOperation): Promise<BegunOperation | { skipped: string }> {
   return classified(async () => {
-    const row = await db().operation.findUnique({ where: { id: op.operationId } });
-    if (!row) return { skipped: "operation no longer exists" };
-    if (row.state !== "queued" && row.state !== "running") return { skipped: `operation already ${row.state}` };
-    const resource = await resourceTable(op.resourceType).findUnique({ where: { id: op.resourceId } });
+    const loaded = await loadOperation(op.operationId, op.serverId);
+    if (!loaded) return { skipped: "operation no longer exists" };
+    const { operation, kind, action, resource } = loaded;
+    if (operation.state !== "queued" && operation.state !== "running") return { skipped: `operation already ${operation.state}` };
     if (!resource) {
-      await finish(op.operationId, "cancelled", "The resource no longer exists");
+      await finish(operation.id, "cancelled", "The resource no longer exists");
       return { skipped: "resource no longer exists" };
     }
-    const plan = await planFor(op, resource).catch((e: Error) => {
-      // Builders refuse rows that would produce unsafe commands: retrying can't fix that.
-      throw ApplicationFailure.nonRetryable(e.message, "InvalidInput");
-    });
+    const plan = planOf({ ...loaded, resource });
+    const hasPreconditions = preconditionsOf({ ...loaded, resource }).length > 0;
     const runId = Context.current().info.workflowExecution?.runId;
     await db().$transaction(async (tx) => {
       await tx.operation.update({
-        where: { id: op.operationId },
-        data: { state: "running", startedAt: row.startedAt ?? new Date(), runId, milestoneTotal: plan.length },
+        where: { id: operation.id },
+        data: { state: "running", startedAt: operation.startedAt ?? new Date(), runId, milestoneTotal: plan.length },
       });
-      await resourceTable(op.resourceType, tx).updateMany({
-        where: { id: op.resourceId },
-        data: { status: ACTION_STATUS[op.action].during, errorLog: null },
+      await resourceTable(kind, tx).updateMany({
+        where: { id: resource.id },
+        data: { status: ACTION_STATUS[action].during, errorLog: null },
       });
     });
-    return { plan };
+    return { milestones: plan.map(({ name, label }) => ({ name, label })), hasPreconditions };
   });
 }
 
 /** Success: the resource takes its final status (or is deleted, for a removal). */
 export async function completeOperation(op: QueuedOperation): Promise<void> {
   return classified(async () => {
-    const success = ACTION_STATUS[op.action].success;
+    const loaded = await loadOperation(op.operationId, op.serverId);
+    if (!loaded) return;
+    const success = ACTION_STATUS[loaded.action].success;
     await db().$transaction(async (tx) => {
-      const table = resourceTable(op.resourceType, tx);
-      if (success === null) await table.deleteMany({ where: { id: op.resourceId } });
-      else await table.updateMany({ where: { id: op.resourceId }, data: { status: success, errorLog: null } });
+      const table = resourceTable(loaded.kind, tx);
+      if (success === null) await table.deleteMany({ where: { id: loaded.resourceId } });
+      else await table.updateMany({ where: { id: loaded.resourceId }, data: { status: success, errorLog: null } });
       await tx.operation.updateMany({
-        where: { id: op.operationId, state: { in: ["queued", "running"] } },
+        where: { id: loaded.operation.id, state: { in: ["queued", "running"] } },
         data: { state: "succeeded", finishedAt: new Date(), errorLog: null },
       });
     });
@@ -62,21 +70,22 @@ export async function completeOperation(op: QueuedOperation): Promise<void> {
 export async function failOperation(input: { op: QueuedOperation; error: string; cancelled?: boolean }): Promise<void> {
   return classified(async () => {
     const { op, error, cancelled = false } = input;
-    const row = await db().operation.findUnique({ where: { id: op.operationId } });
-    if (!row || (row.state !== "queued" && row.state !== "running")) return; // already settled
+    const loaded = await loadOperation(op.operationId, op.serverId);
+    if (!loaded) return;
+    const { operation: row, kind, action, resourceId } = loaded;
+    if (row.state !== "queued" && row.state !== "running") return; // already settled
     const neverRan = row.state === "queued";
     await db().$transaction(async (tx) => {
-      const table = resourceTable(op.resourceType, tx);
-      if (neverRan && row.createdResource) await table.deleteMany({ where: { id: op.resourceId } });
-      else if (op.action === "install" && !neverRan)
-        await table.updateMany({ where: { id: op.resourceId }, data: { status: "failed", errorLog: error } });
+      const table = resourceTable(kind, tx);
+      if (neverRan && row.createdResource) await table.deleteMany({ where: { id: resourceId } });
+      else if (action === "install" && !neverRan) await table.updateMany({ where: { id: resourceId }, data: { status: "failed", errorLog: error } });
       else
         await table.updateMany({
-          where: { id: op.resourceId },
+          where: { id: resourceId },
           data: { status: row.previousStatus ?? "failed", errorLog: neverRan ? undefined : error },
         });
       await tx.operation.update({
-        where: { id: op.operationId },
+        where: { id: row.id },
         data: { state: cancelled ? "cancelled" : "failed", errorLog: error, finishedAt: new Date() },
       });
     });

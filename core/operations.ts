@@ -3,7 +3,7 @@
 // queue workflow with signal-with-start. We never wait for the work itself.
 import { TRPCError } from "@trpc/server";
 import { WorkflowNotFoundError } from "@temporalio/client";
-import type { Action, QueuedOperation, ResourceType } from "../domain/resources";
+import type { Action, QueuedOperation } from "../domain/resources";
 import type { TaskStatus } from "../domain/status";
 import { taskQueue, temporalClient } from "../temporal/client";
 import { serverIdKey } from "../temporal/search-attributes";
@@ -18,8 +18,10 @@ export const RETRY_LIMIT_PER_MINUTE = 10;
 
 export interface EnqueueInput {
   userId: string;
+  /** What the operation does, in words (see operationTitle in catalogue/kit.ts). */
+  title: string;
   serverId: string;
-  resourceType: ResourceType;
+  resourceType: string;
   resourceId: string;
   action: Action;
   previousStatus: TaskStatus | null;
@@ -34,6 +36,7 @@ export async function enqueueOperation(input: EnqueueInput) {
       serverId: input.serverId,
       userId: input.userId,
       kind,
+      title: input.title,
       resourceType: input.resourceType,
       resourceId: input.resourceId,
       action: input.action,
@@ -47,6 +50,7 @@ export async function enqueueOperation(input: EnqueueInput) {
     operationId: operation.id,
     serverId: input.serverId,
     kind,
+    title: input.title,
     resourceType: input.resourceType,
     resourceId: input.resourceId,
     action: input.action,

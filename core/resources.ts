@@ -1,32 +1,42 @@
-// Generic access to the status-bearing resource tables, so the engine treats firewall rules,
-// scheduled tasks, supervisor programs and packages alike.
-import type { ResourceType } from "../domain/resources";
+// The resource tables of the catalogue's kinds, reached generically: each kind names its
+// Prisma model (`table`), and the engine and routers use only the columns every kind has
+// (id, serverId, status, errorLog), so adding a kind never touches this file.
+import { resourceKind } from "../catalogue";
+import type { ResourceKind, ResourceRowBase } from "../catalogue/kit";
 import type { TaskStatus } from "../domain/status";
 import { db, type PrismaClient } from "./db";
 
-type Tables = Pick<PrismaClient, "serverPackage" | "firewallRule" | "scheduledTask" | "supervisorProgram">;
+type Client = Omit<PrismaClient, `$${string}`>;
 
-export interface ResourceRow {
-  id: string;
-  serverId: string;
-  status: TaskStatus;
-  errorLog: string | null;
-}
+export type ResourceRow = ResourceRowBase & { status: TaskStatus } & Record<string, unknown>;
 
-interface ResourceTable {
-  findUnique(args: { where: { id: string } }): Promise<(ResourceRow & Record<string, unknown>) | null>;
-  updateMany(args: { where: { id: string; status?: TaskStatus | { in: TaskStatus[] } }; data: { status?: TaskStatus; errorLog?: string | null } }): Promise<{ count: number }>;
+type StatusWhere = { id: string; status?: TaskStatus | { in: TaskStatus[] } };
+
+/** The delegate methods the engine uses, with the columns every resource table has. */
+export interface ResourceTable {
+  findUnique(args: { where: { id: string } }): Promise<ResourceRow | null>;
+  findMany(args: { where: { serverId: string }; orderBy: { createdAt: "asc" | "desc" } }): Promise<ResourceRow[]>;
+  create(args: { data: Record<string, unknown> }): Promise<ResourceRow>;
+  updateMany(args: { where: StatusWhere; data: { status?: TaskStatus; errorLog?: string | null } }): Promise<{ count: number }>;
   deleteMany(args: { where: { id: string } }): Promise<{ count: number }>;
 }
 
-/** The table of a resource type, on the default client or inside a transaction (`tx`). */
-export function resourceTable(type: ResourceType, client: Tables = db()): ResourceTable {
-  const tables = {
-    package: client.serverPackage,
-    firewall_rule: client.firewallRule,
-    scheduled_task: client.scheduledTask,
-    supervisor_program: client.supervisorProgram,
-  } as const;
-  // The four delegates share this shape; Prisma's generated types differ only in extra columns.
-  return tables[type] as unknown as ResourceTable;
+export function kindOf(type: string): ResourceKind {
+  const kind = resourceKind(type);
+  if (!kind) throw new Error(`Unknown resource type ${JSON.stringify(type)}`);
+  return kind;
+}
+
+/** The table of a kind (or of a resource type), on the default client or inside a transaction. */
+export function resourceTable(kind: ResourceKind | string, client: Client = db()): ResourceTable {
+  const { table } = typeof kind === "string" ? kindOf(kind) : kind;
+  const delegates: Record<string, unknown> = client;
+  const delegate = delegates[table];
+  if (!isTable(delegate)) throw new Error(`No Prisma model "${table}" for a resource kind`);
+  return delegate;
+}
+
+// Prisma's delegates are generic over their arguments; at runtime each one is exactly this.
+function isTable(value: unknown): value is ResourceTable {
+  return typeof value === "object" && value !== null && "findUnique" in value && "updateMany" in value && "deleteMany" in value;
 }

@@ -1,9 +1,7 @@
-// Resource kinds the operation engine manages, and what each action does to their status.
-// Shared by UI, tRPC, workflows and activities (no server imports).
+// The actions the operation engine runs on resources, and what each does to their status.
+// Which kinds exist is the catalogue's business (catalogue/index.ts). Shared by UI, tRPC,
+// workflows and activities (no server imports).
 import type { TaskStatus } from "./status";
-
-export const RESOURCE_TYPES = ["package", "firewall_rule", "scheduled_task", "supervisor_program"] as const;
-export type ResourceType = (typeof RESOURCE_TYPES)[number];
 
 export const ACTIONS = ["install", "remove", "pause", "resume", "restart"] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -26,15 +24,26 @@ export const ACTION_FROM: Record<Action, readonly TaskStatus[]> = {
   restart: ["active"],
 };
 
-export const PACKAGE_TYPES = ["firewall", "scheduler", "supervisor"] as const;
-export type PackageType = (typeof PACKAGE_TYPES)[number];
+/** Status shown from the click until the engine picks the operation up. */
+export const QUEUED_STATUS: Record<Action, TaskStatus> = {
+  install: "pending",
+  remove: "removing",
+  pause: "updating",
+  resume: "updating",
+  restart: "updating",
+};
 
-/** What the engine puts in the queue for one operation. */
+/**
+ * What the engine puts in the queue for one operation. Only `operationId` is acted on:
+ * activities load the operation row and derive server, resource and action from it; the
+ * rest names the workflow in the Temporal UI (summary, search attributes).
+ */
 export interface QueuedOperation {
   operationId: string;
   serverId: string;
   kind: string; // "<resourceType>.<action>"
-  resourceType: ResourceType;
+  title: string;
+  resourceType: string;
   resourceId: string;
   action: Action;
   timeoutSeconds: number;

@@ -1,56 +1,49 @@
-// The shared shape of every resource mutation: check ownership, move the row to the status
-// the user should see at once (atomically, so two clicks can't both win), enqueue.
+// The shared shape of every resource mutation, for every kind in the catalogue: move the row
+// to the status the user should see at once (atomically, so two clicks can't both win), write
+// the operation with its title, enqueue. Ownership was checked by the procedure's middleware.
 import { TRPCError } from "@trpc/server";
-import { z, ZodError } from "zod";
-import { ACTION_FROM, type Action, type ResourceType } from "../domain/resources";
-import type { TaskStatus } from "../domain/status";
-import { db } from "../core/db";
+import { ZodError } from "zod";
+import { FieldError, operationTitle, type ResourceKind, type ServerFacts } from "../catalogue/kit";
+import { ACTION_FROM, QUEUED_STATUS, type Action } from "../domain/resources";
 import { assertRetryAllowed, enqueueOperation } from "../core/operations";
-import { resourceTable } from "../core/resources";
-import { protectedProcedure } from "./init";
+import { resourceTable, type ResourceRow } from "../core/resources";
 
-/** Status shown from the click until the engine picks the operation up. */
-const QUEUED_STATUS: Record<Action, TaskStatus> = {
-  install: "pending",
-  remove: "removing",
-  pause: "updating",
-  resume: "updating",
-  restart: "updating",
-};
-
-export async function assertServerOwned(userId: string, serverId: string): Promise<void> {
-  const found = await db().server.count({ where: { id: serverId, userId } });
-  if (!found) throw new TRPCError({ code: "NOT_FOUND", message: "Server not found" });
-}
-
-export async function ownedResource(userId: string, type: ResourceType, id: string) {
-  const row = await resourceTable(type).findUnique({ where: { id } });
-  if (!row) throw new TRPCError({ code: "NOT_FOUND", message: "Not found" });
-  await assertServerOwned(userId, row.serverId).catch(() => {
-    throw new TRPCError({ code: "NOT_FOUND", message: "Not found" });
-  });
-  return row;
-}
-
-/** A freshly created resource (status pending) goes straight to the queue. */
-export function enqueueCreated(userId: string, type: ResourceType, row: { id: string; serverId: string }) {
-  return enqueueOperation({
-    userId,
+/** Validates with the kind's create hook, writes the row as `pending`, enqueues its install. */
+export async function createResource(kind: ResourceKind, opts: { userId: string; server: ServerFacts; input: unknown }) {
+  let data: Record<string, unknown>;
+  try {
+    data = kind.create(opts.input, { server: opts.server });
+  } catch (e) {
+    if (e instanceof FieldError) throw fieldError(e.field, e.message);
+    throw e;
+  }
+  const row = await resourceTable(kind)
+    .create({ data: { ...data, serverId: opts.server.id, status: "pending" } })
+    .catch((e: unknown) => {
+      if (isUniqueViolation(e)) {
+        throw new TRPCError({ code: "CONFLICT", message: kind.duplicateMessage?.(opts.input) ?? `This ${kind.label.one} already exists` });
+      }
+      throw e;
+    });
+  const op = await enqueueOperation({
+    userId: opts.userId,
     serverId: row.serverId,
-    resourceType: type,
+    title: operationTitle(kind, "install", row),
+    resourceType: kind.type,
     resourceId: row.id,
     action: "install",
     previousStatus: null,
     createdResource: true,
   });
+  return { row, operationId: op.operationId };
 }
 
-export async function startAction(userId: string, type: ResourceType, id: string, action: Action, isRetry = false) {
-  const row = await ownedResource(userId, type, id);
-  if (isRetry) await assertRetryAllowed(userId);
+export async function startAction(kind: ResourceKind, opts: { userId: string; row: ResourceRow; action: Action; isRetry?: boolean }) {
+  const { row, action, isRetry = false } = opts;
+  if (isRetry) await assertRetryAllowed(opts.userId);
   const from = ACTION_FROM[action];
-  const { count } = await resourceTable(type).updateMany({
-    where: { id, status: { in: [...from] } },
+  const { count } = await resourceTable(kind).updateMany({
+    where: { id: row.id, status: { in: [...from] } },
     data: { status: QUEUED_STATUS[action] },
   });
   if (count === 0) {
@@ -60,30 +53,24 @@ export async function startAction(userId: string, type: ResourceType, id: string
     });
   }
   const op = await enqueueOperation({
-    userId,
+    userId: opts.userId,
     serverId: row.serverId,
-    resourceType: type,
-    resourceId: id,
+    title: `${isRetry ? "Retry: " : ""}${operationTitle(kind, action, row)}`,
+    resourceType: kind.type,
+    resourceId: row.id,
     action,
     previousStatus: row.status,
     createdResource: false,
     isRetry,
   });
-  return { id, ...op };
+  return { id: row.id, ...op };
 }
-
-const idInput = z.object({ id: z.string().min(1).max(64) });
-
-/** `remove`, `retry`, `pause`, … for one resource type. */
-export function actionProcedure(type: ResourceType, action: Action, opts: { retry?: boolean } = {}) {
-  return protectedProcedure
-    .input(idInput)
-    .mutation(({ ctx, input }) => startAction(ctx.user.id, type, input.id, action, opts.retry ?? false));
-}
-
-export const serverIdInput = z.object({ serverId: z.string().min(1).max(64) });
 
 /** A validation error on one field that only the server can check (shown next to the input). */
 export function fieldError(field: string, message: string): TRPCError {
   return new TRPCError({ code: "BAD_REQUEST", message, cause: new ZodError([{ code: "custom", path: [field], message, input: undefined }]) });
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  return typeof e === "object" && e !== null && "code" in e && e.code === "P2002";
 }

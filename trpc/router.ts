@@ -1,24 +1,30 @@
+// The API: fixed routers, plus one generated router per resource kind in the catalogue
+// (packages, firewall, scheduler, supervisor…), keyed by the kind's `api` name.
+import { ALL_KINDS } from "../catalogue";
+import type { ResourceKind } from "../catalogue/kit";
 import { authRouter } from "./routers/auth";
-import { firewallRouter } from "./routers/firewall";
 import { liveRouter } from "./routers/live";
 import { operationsRouter } from "./routers/operations";
-import { packagesRouter } from "./routers/packages";
-import { schedulerRouter } from "./routers/scheduler";
+import { resourceRouter } from "./routers/resources";
 import { serversRouter } from "./routers/servers";
-import { supervisorRouter } from "./routers/supervisor";
 import { tokensRouter } from "./routers/tokens";
 import { createCallerFactory, router } from "./init";
+
+/** `{ firewall: router, scheduler: router, … }` from the catalogue's kinds, typed per kind. */
+function kindRouters<const T extends readonly ResourceKind[]>(kinds: T) {
+  type Routers = { [K in T[number] as K["api"]]: ReturnType<typeof resourceRouter<K>> };
+  const routers: Partial<Record<string, ReturnType<typeof resourceRouter>>> = {};
+  for (const kind of kinds) routers[kind.api] = resourceRouter(kind);
+  return routers as Routers; // one entry per kind, built from the same list the type maps over
+}
 
 export const appRouter = router({
   auth: authRouter,
   tokens: tokensRouter,
   servers: serversRouter,
-  packages: packagesRouter,
-  firewall: firewallRouter,
-  scheduler: schedulerRouter,
-  supervisor: supervisorRouter,
   operations: operationsRouter,
   live: liveRouter,
+  ...kindRouters(ALL_KINDS),
 });
 
 export type AppRouter = typeof appRouter;

@@ -16,7 +16,7 @@ import {
 import type * as activities from "../activities";
 import type { QueuedOperation } from "../domain/resources";
 
-const { runMilestone } = proxyActivities<typeof activities>({
+const { runMilestone, checkPreconditions } = proxyActivities<typeof activities>({
   startToCloseTimeout: "10 minutes",
   heartbeatTimeout: "20 seconds",
   // On cancel or timeout, wait until the remote command has really stopped: the next
@@ -27,7 +27,7 @@ const { runMilestone } = proxyActivities<typeof activities>({
     backoffCoefficient: 2,
     maximumInterval: "20 seconds",
     maximumAttempts: 8, // transport faults; real command failures stop at 3 (counted by the activity)
-    nonRetryableErrorTypes: ["SshPermanent", "InvalidInput", "ServerGone"],
+    nonRetryableErrorTypes: ["SshPermanent", "InvalidInput", "ServerGone", "PreconditionFailed"],
   },
 });
 
@@ -47,15 +47,18 @@ export async function operationWorkflow(op: QueuedOperation): Promise<void> {
     await CancellationScope.withTimeout(timeoutMs, async () => {
       const begun = await beginOperation(op);
       if ("skipped" in begun) return;
-      const { plan } = begun;
-      for (const [i, milestone] of plan.entries()) {
-        setCurrentDetails(`Step ${i + 1} of ${plan.length}: ${milestone.label}`);
+      const { milestones } = begun;
+      if (begun.hasPreconditions) {
+        setCurrentDetails("Checking preconditions");
+        await checkPreconditions({ operationId: op.operationId, serverId: op.serverId });
+      }
+      for (const [i, milestone] of milestones.entries()) {
+        setCurrentDetails(`Step ${i + 1} of ${milestones.length}: ${milestone.label}`);
         await runMilestone({
           operationId: op.operationId,
           serverId: op.serverId,
           step: i + 1,
-          total: plan.length,
-          milestone,
+          name: milestone.name,
           // The operation's own timeout (this scope) governs; the command's is a backstop just after it.
           timeoutMs: Math.max(1000, deadline - Date.now()) + COMMAND_GRACE_MS,
         });

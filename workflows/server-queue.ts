@@ -74,7 +74,7 @@ export async function serverQueueWorkflow({ serverId, queue = [], operationsPerR
           workflowExecutionTimeout: `${op.timeoutSeconds + 120} seconds`,
           cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-          staticSummary: `${op.kind} ${op.resourceId}`,
+          staticSummary: op.title || `${op.kind} ${op.resourceId}`,
           typedSearchAttributes: [
             { key: serverIdKey, value: serverId },
             { key: operationKindKey, value: op.kind },

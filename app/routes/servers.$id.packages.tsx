@@ -1,7 +1,8 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { useLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
-import { PACKAGE_TYPES } from "../../domain/resources";
+import { PACKAGES, packageDefinition } from "../../catalogue";
+import type { PackageDefinition } from "../../catalogue/kit";
 import { ResourceRow } from "../components/resource-row";
 import { requireApi } from "../lib/forms";
 import { useTRPC, useTRPCClient } from "../lib/trpc";
@@ -12,11 +13,8 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
   return { serverId: params.id!, packages: await api.packages.list({ serverId: params.id! }) };
 }
 
-const ABOUT = {
-  firewall: ["Firewall (ufw)", "Denies incoming traffic except SSH and the rules you add."],
-  scheduler: ["Scheduler (cron)", "Runs scheduled tasks."],
-  supervisor: ["Supervisor", "Keeps long-running programs alive."],
-} as const;
+/** "Firewall (ufw)"; just "Supervisor" when the package is called like its label. */
+const title = (p: PackageDefinition) => (p.label.toLowerCase() === p.name ? p.label : `${p.label} (${p.name})`);
 
 export default function PackagesTab() {
   const loaded = useLoaderData<typeof loader>();
@@ -25,7 +23,7 @@ export default function PackagesTab() {
   const serverId = loaded.serverId;
   const packages = useQuery(trpc.packages.list.queryOptions({ serverId }, { initialData: loaded.packages as never })).data ?? [];
   const install = useApiAction();
-  const missing = PACKAGE_TYPES.filter((t) => !packages.some((p) => p.type === t));
+  const missing = PACKAGES.filter((d) => !packages.some((p) => p.type === d.type));
   return (
     <div className="space-y-6">
       <ul className="divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white" aria-label="Installed packages">
@@ -33,23 +31,26 @@ export default function PackagesTab() {
           <ResourceRow
             key={p.id}
             testId={`package-${p.type}`}
-            title={ABOUT[p.type as keyof typeof ABOUT]?.[0] ?? p.name}
+            title={(() => {
+              const definition = packageDefinition(p.type);
+              return definition ? title(definition) : p.name;
+            })()}
             detail={p.version ? `${p.name} ${p.version}` : p.name}
             status={p.status}
             errorLog={p.errorLog}
             actions={{ retry: () => client.packages.retry.mutate({ id: p.id }), remove: () => client.packages.remove.mutate({ id: p.id }) }}
           />
         ))}
-        {missing.map((type) => (
-          <li key={type} className="flex flex-wrap items-center gap-3 px-4 py-3">
+        {missing.map((definition) => (
+          <li key={definition.type} className="flex flex-wrap items-center gap-3 px-4 py-3">
             <div className="flex-1">
-              <div className="font-medium">{ABOUT[type][0]}</div>
-              <div className="text-xs text-slate-500">{ABOUT[type][1]}</div>
+              <div className="font-medium">{title(definition)}</div>
+              <div className="text-xs text-slate-500">{definition.description}</div>
             </div>
             <button
               type="button"
               disabled={install.pending}
-              onClick={() => void install.run(() => client.packages.install.mutate({ serverId, type }))}
+              onClick={() => void install.run(() => client.packages.create.mutate({ serverId, type: definition.type }))}
               className="rounded-md bg-slate-900 px-3 py-1.5 text-xs font-medium text-white hover:bg-slate-700 disabled:opacity-50"
             >
               Install

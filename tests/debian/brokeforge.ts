@@ -4,7 +4,7 @@
 import net from 'node:net';
 import { expect } from 'vitest';
 import { script } from '../../activities/ssh/shell';
-import type { Plan } from '../../activities/packages/types';
+import type { Plan } from '../../catalogue/kit';
 import { eventually, type Engine } from '../setup/engine';
 import type { DebianServer } from './harness';
 

@@ -2,7 +2,7 @@
 // driven through BrokeForge, the result read back from the server and checked with real
 // TCP traffic from the host through a slirp4netns port forward.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firewallInstallPlan, firewallRuleAddPlan } from '../../activities/packages/firewall';
+import { firewallInstallPlan, firewallRuleAddPlan } from '../../catalogue/packages/firewall';
 import { startEngine, type Engine } from '../setup/engine';
 import { addToBrokeForge, httpGet, operationEnded, OP_TIMEOUT_MS, runPlanByHand, startHttpService, until } from './brokeforge';
 import { bootDebian, type DebianServer } from './harness';
@@ -84,7 +84,7 @@ describe('firewall (ufw) on a real Debian 12 server', () => {
 
   it('installs ufw through BrokeForge: active, default deny, only the SSH rule, SSH still works', async () => {
     const t = Date.now();
-    const { id } = await e.api.packages.install({ serverId, type: 'firewall' });
+    const { id } = await e.api.packages.create({ serverId, type: 'firewall' });
     const row = await until(() => pkg(id), 'active', OP_TIMEOUT_MS);
     timings.installUfw = Date.now() - t;
     const version = (await server.sh("dpkg-query -W -f='${Version}' ufw")).trim();
@@ -159,7 +159,7 @@ describe('firewall (ufw) on a real Debian 12 server', () => {
     expect(await reachable()).toBe(true);
     await removeRule(allow.id);
     // Removing a rule that is already gone (a retried removal) succeeds too.
-    const { firewallRuleRemovePlan } = await import('../../activities/packages/firewall');
+    const { firewallRuleRemovePlan } = await import('../../catalogue/packages/firewall');
     await runPlanByHand(server, firewallRuleRemovePlan(row, { sshPort: server.sshPort }));
     expect(await expectUfwMatchesBrokeForge()).toHaveLength(2);
   }, 3 * OP_TIMEOUT_MS);

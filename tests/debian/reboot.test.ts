@@ -3,7 +3,7 @@
 // disk, as systemd-nspawn@.service does): ufw is active again with the same rules and
 // filters, an @reboot task runs, supervisor programs come back, and BrokeForge reconnects.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { programName } from '../../activities/packages/supervisor';
+import { programName } from '../../catalogue/packages/supervisor';
 import { eventually, startEngine, type Engine } from '../setup/engine';
 import { addToBrokeForge, httpGet, OP_TIMEOUT_MS, startHttpService, until } from './brokeforge';
 import { bootDebian, type DebianServer, type DebianServerExtras } from './harness';
@@ -49,7 +49,7 @@ describe('a real reboot keeps what BrokeForge set up', () => {
   it('sets up firewall + rule, an @reboot task and a supervisor program through BrokeForge', async () => {
     const t = Date.now();
     const pkgs = await Promise.all(
-      (['firewall', 'scheduler', 'supervisor'] as const).map((type) => e.api.packages.install({ serverId, type })),
+      (['firewall', 'scheduler', 'supervisor'] as const).map((type) => e.api.packages.create({ serverId, type })),
     );
     for (const { id } of pkgs) await until(() => e.db.serverPackage.findUnique({ where: { id } }), 'active');
     ruleId = (await e.api.firewall.create({ serverId, name: 'web', port: String(OPEN), protocol: 'tcp', action: 'allow', source: '' })).id;

@@ -10,7 +10,7 @@ import {
   taskPausePlan,
   taskRemovePlan,
   taskScriptPath,
-} from '../../activities/packages/scheduler';
+} from '../../catalogue/packages/scheduler';
 import { eventually, startEngine, type Engine } from '../setup/engine';
 import { addToBrokeForge, operationEnded, OP_TIMEOUT_MS, runPlanByHand, until } from './brokeforge';
 import { bootDebian, type DebianServer } from './harness';
@@ -66,7 +66,7 @@ describe('scheduler (cron) on a real Debian 12 server', () => {
 
   it('installs cron through BrokeForge: installed, enabled and running', async () => {
     const t = Date.now();
-    const { id } = await e.api.packages.install({ serverId, type: 'scheduler' });
+    const { id } = await e.api.packages.create({ serverId, type: 'scheduler' });
     const row = await until(() => pkg(id), 'active');
     timings.installCron = Date.now() - t;
     expect((row as unknown as { version: string }).version).toBe((await server.sh("dpkg-query -W -f='${Version}' cron")).trim());

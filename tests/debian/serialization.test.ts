@@ -43,10 +43,10 @@ describe('serialization on a real Debian 12 server', () => {
     const t = Date.now();
     // The two installs race to the queue; the rule and the task are queued behind their packages.
     const [scheduler, supervisor] = await Promise.all([
-      e.api.packages.install({ serverId, type: 'scheduler' }),
-      e.api.packages.install({ serverId, type: 'supervisor' }),
+      e.api.packages.create({ serverId, type: 'scheduler' }),
+      e.api.packages.create({ serverId, type: 'supervisor' }),
     ]);
-    const firewall = await e.api.packages.install({ serverId, type: 'firewall' });
+    const firewall = await e.api.packages.create({ serverId, type: 'firewall' });
     const rule = await e.api.firewall.create({ serverId, name: 'web', port: '8080', protocol: 'tcp', action: 'allow', source: '' });
     const task = await e.api.scheduler.create({ serverId, name: 'tick', user: 'root', frequency: 'hourly', command: 'date >> /root/ticks' });
 

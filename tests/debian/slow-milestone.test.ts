@@ -51,7 +51,7 @@ describe('a milestone longer than the SSH pool\'s idle time', () => {
   it('apt waits for the dpkg lock (DPkg::Lock::Timeout) — and the server is left healthy either way', async () => {
     await holdDpkgLock(40);
     const t = Date.now();
-    const { id } = await e.api.packages.install({ serverId, type: 'scheduler' });
+    const { id } = await e.api.packages.create({ serverId, type: 'scheduler' });
     const row = await eventually(async () => {
       const r = await e.db.serverPackage.findUnique({ where: { id } });
       return r && (r.status === 'active' || r.status === 'failed') ? r : null;

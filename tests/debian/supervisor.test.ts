@@ -2,7 +2,7 @@
 // installed through BrokeForge, programs created/restarted/removed through BrokeForge, and
 // their real state (supervisorctl, processes, config files) read back from the server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { programConfig, programConfPath, programInstallPlan, programName, programRemovePlan, supervisorInstallPlan } from '../../activities/packages/supervisor';
+import { programConfig, programConfPath, programInstallPlan, programName, programRemovePlan, supervisorInstallPlan } from '../../catalogue/packages/supervisor';
 import { startEngine, type Engine } from '../setup/engine';
 import { addToBrokeForge, operationEnded, OP_TIMEOUT_MS, runPlanByHand, until } from './brokeforge';
 import { bootDebian, type DebianServer } from './harness';
@@ -55,7 +55,7 @@ describe('supervisor on a real Debian 12 server', () => {
   it('installs supervisor through BrokeForge: installed, enabled and running', async () => {
     expect((await server.exec('command -v supervisorctl')).exitCode).not.toBe(0);
     const t = Date.now();
-    const { id } = await e.api.packages.install({ serverId, type: 'supervisor' });
+    const { id } = await e.api.packages.create({ serverId, type: 'supervisor' });
     const row = await until(() => pkg(id), 'active');
     timings.installSupervisor = Date.now() - t;
     expect((row as unknown as { version: string }).version).toBe((await server.sh("dpkg-query -W -f='${Version}' supervisor")).trim());

@@ -45,7 +45,7 @@ describe('a Debian 12 VM (QEMU, own kernel)', () => {
 
   it('ufw installed through BrokeForge filters in the VM\'s kernel; a rule opens exactly its port', async () => {
     let t = Date.now();
-    const { id } = await e.api.packages.install({ serverId, type: 'firewall' });
+    const { id } = await e.api.packages.create({ serverId, type: 'firewall' });
     await until(() => e.db.serverPackage.findUnique({ where: { id } }), 'active', VM_OP_TIMEOUT);
     timings.installUfw = Date.now() - t;
     await server.sshTrue(30_000);

@@ -113,7 +113,8 @@ describe("live firewall rules in the browser", () => {
       if (cmd === "ufw --force enable") await holds[1]!.opened;
       return undefined;
     });
-    await browserUserApi.packages.install({ serverId, type: "firewall" }); // as if from another tab
+    await e.db.serverPackage.deleteMany({ where: { serverId, type: "firewall" } }); // the test server came with it
+    await browserUserApi.packages.create({ serverId, type: "firewall" }); // as if from another tab
     const progress = page.locator('[data-testid="operation"][data-kind="package.install"] [data-testid="progress"]');
     await page.locator('[data-testid="operation"][data-kind="package.install"] [data-testid="progress"][data-step="1"][data-total="2"]').waitFor({ timeout: 30_000 });
     holds[0]!.open();

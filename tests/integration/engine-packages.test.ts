@@ -13,12 +13,12 @@ const VERSIONS: Record<string, string> = { ufw: "0.36.2-1", cron: "3.0pl1-162", 
 
 describe("packages", () => {
   it("installs ufw with SSH allowed before the firewall is enabled, and records it in the inventory with its version", async () => {
-    const server = await e.addServer("pkg");
+    const server = await e.addServer("pkg", { packages: [] });
     e.peer.script((cmd) => {
       const m = /^dpkg-query -W '-f=\$\{Version\}' (\S+)$/.exec(cmd);
       return m ? { stdout: VERSIONS[m[1]!] } : undefined;
     });
-    const { id } = await e.api.packages.install({ serverId: server.id, type: "firewall" });
+    const { id } = await e.api.packages.create({ serverId: server.id, type: "firewall" });
     expect((await e.api.packages.list({ serverId: server.id }))[0]).toMatchObject({ id, status: "pending", name: "ufw" });
     await eventually(async () => (await e.db.serverPackage.findUnique({ where: { id } }))?.status === "active" || null);
     const pkg = await e.db.serverPackage.findUniqueOrThrow({ where: { id } });
@@ -30,7 +30,7 @@ describe("packages", () => {
     expect(allowSsh).toBeGreaterThanOrEqual(0);
     expect(allowSsh).toBeLessThan(cmds.indexOf("ufw --force enable"));
 
-    await expect(e.api.packages.install({ serverId: server.id, type: "firewall" })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(e.api.packages.create({ serverId: server.id, type: "firewall" })).rejects.toMatchObject({ code: "CONFLICT" });
 
     await e.api.packages.remove({ id });
     await eventually(async () => (await e.db.serverPackage.findUnique({ where: { id } })) === null || null);
@@ -114,7 +114,7 @@ describe("ownership", () => {
       "supervisor.create": () =>
         them.supervisor.create({ serverId: sid, name: "x", command: "sleep 1", directory: "/tmp", user: "root", numprocs: 1, autostart: true, autorestart: true }),
       "packages.list": () => them.packages.list({ serverId: sid }),
-      "packages.install": () => them.packages.install({ serverId: sid, type: "supervisor" }),
+      "packages.install": () => them.packages.create({ serverId: sid, type: "supervisor" }),
       "operations.list": () => them.operations.list({ serverId: sid }),
       "operations.byId": () => them.operations.byId({ id: op!.id }),
       "operations.cancel": () => them.operations.cancel({ id: op!.id }),

@@ -53,7 +53,8 @@ it("fails an operation whose command hangs past the timeout, with a timeout mess
 }, 90_000);
 
 it("stops a timed-out operation's command before the server's next operation runs (multi-milestone package install)", async () => {
-  const { id: serverId } = await e.addServer();
+  // No firewall yet (this test installs it); the scheduler is there for the next operation.
+  const { id: serverId } = await e.addServer(undefined, { packages: ["scheduler"] });
   // Milestone 1 (apt) takes a while, milestone 2 hangs at `ufw --force enable`: the operation
   // times out while milestone 2 has run for only part of its own per-command budget.
   e.peer.script((cmd) => {
@@ -61,15 +62,15 @@ it("stops a timed-out operation's command before the server's next operation run
     if (cmd === "ufw --force enable") return { hang: true };
     return undefined;
   });
-  const pkg = await e.api.packages.install({ serverId, type: "firewall" });
-  const next = await createRule(serverId);
+  const pkg = await e.api.packages.create({ serverId, type: "firewall" });
+  const next = await e.api.scheduler.create({ serverId, name: "next", command: "true", user: "root", frequency: "hourly" });
 
   await eventually(async () => (await e.db.serverPackage.findUnique({ where: { id: pkg.id } }))?.status === "failed" || null, 45_000);
-  await untilRule(next.id, "active");
+  await eventually(async () => (await e.db.scheduledTask.findUnique({ where: { id: next.id } }))?.status === "active" || null, 45_000);
 
   const execs = e.peer.execsFor(serverId);
   const hungExec = execs.find((x) => x.steps?.some((s) => s.command === "ufw --force enable"))!;
-  const nextExec = execs.find((x) => x.command.includes(` port ${next.port} `))!;
+  const nextExec = execs.find((x) => x.command.includes(`brokeforge:task:${next.id}`))!;
   // One command at a time on a server: the next operation must not start while the timed-out
   // one's command still runs there.
   expect(hungExec.outcome, "the timed-out command was still running when the next operation ran").not.toBe("running");

@@ -10,8 +10,13 @@ export interface Engine {
   api: ReturnType<typeof import("../../trpc/router").createCaller>;
   db: ReturnType<typeof import("../../core/db").db>;
   userId: string;
-  /** Adds a server like a user would, pointing at the peer, its key authorized there. */
-  addServer(name?: string): Promise<{ id: string }>;
+  /**
+   * Adds a server like a user would, pointing at the peer, its key authorized there. It
+   * starts with `packages` (default: firewall, scheduler and supervisor) already installed,
+   * as a provisioned server would, so resource tests pass the kit's package preconditions;
+   * `packages: []` gives a bare server.
+   */
+  addServer(name?: string, opts?: { packages?: readonly string[] }): Promise<{ id: string }>;
   stop(): Promise<void>;
 }
 
@@ -32,10 +37,16 @@ export async function startEngine(opts: { worker?: boolean } = {}): Promise<Engi
     api,
     db,
     userId: user.id,
-    async addServer(name = `server-${++n}`) {
+    async addServer(name = `server-${++n}`, opts = {}) {
       const server = await api.servers.create({ name, host: "127.0.0.1", sshPort: peer.port, sshUser: "root" });
       const credential = await db.serverCredential.findFirstOrThrow({ where: { serverId: server.id, kind: "root" } });
       peer.authorize(credential.publicKey, server.id);
+      const { packageDefinition } = await import("../../catalogue");
+      for (const type of opts.packages ?? ["firewall", "scheduler", "supervisor"]) {
+        const definition = packageDefinition(type);
+        if (!definition) throw new Error(`no package ${type}`);
+        await db.serverPackage.create({ data: { serverId: server.id, type, name: definition.name, status: "active" } });
+      }
       return server;
     },
     async stop() {

@@ -8,7 +8,7 @@ import type { LiveEvent } from "../../domain/live";
 import { db } from "../../core/db";
 import { sharedEnv } from "../../core/env";
 import { liveHub } from "../live-hub";
-import { assertServerOwned } from "../lifecycle";
+import { ownedServer } from "../procedures";
 import { protectedProcedure, router } from "../init";
 
 const REPLAY_PAGE = 500;
@@ -71,7 +71,7 @@ export const liveRouter = router({
   server: protectedProcedure
     .input(resume.extend({ serverId: z.string().min(1).max(64) }))
     .subscription(async function* ({ ctx, input, signal }) {
-      await assertServerOwned(ctx.user.id, input.serverId);
+      await ownedServer(ctx.user.id, input.serverId);
       yield* changes({ userId: ctx.user.id, serverId: input.serverId, lastEventId: input.lastEventId, signal });
     }),
 

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { db } from "../../core/db";
 import { temporalUrl } from "../../core/temporal-links";
 import { requestCancel } from "../../core/operations";
-import { assertServerOwned, serverIdInput } from "../lifecycle";
+import { serverProcedure } from "../procedures";
 import { protectedProcedure, router } from "../init";
 
 const withLinks = <T extends { workflowId: string | null; runId: string | null }>(op: T) => ({
@@ -19,12 +19,11 @@ async function ownedOperation(userId: string, id: string) {
 }
 
 export const operationsRouter = router({
-  list: protectedProcedure
-    .input(serverIdInput.extend({ limit: z.number().int().min(1).max(200).default(50) }))
+  list: serverProcedure
+    .input(z.object({ limit: z.number().int().min(1).max(200).default(50) }))
     .query(async ({ ctx, input }) => {
-      await assertServerOwned(ctx.user.id, input.serverId);
       const ops = await db().operation.findMany({
-        where: { serverId: input.serverId },
+        where: { serverId: ctx.server.id },
         orderBy: { createdAt: "desc" },
         take: input.limit,
         include: { user: { select: { email: true } } },

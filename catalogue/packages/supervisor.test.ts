@@ -1,16 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { parseScriptCommand, quote, script, toShell } from "../ssh/shell";
+import { parseScriptCommand, quote, script, toShell } from "../../activities/ssh/shell";
 import {
-  programConfig, programInstallPlan, programRemovePlan, programRestartPlan, REMOVE_OUR_CONFS, REQUIRE_DIR,
-  START_AND_VERIFY, supervisorInstallPlan, supervisorUninstallPlan, UPDATE_GONE, WRITE_FILE, type SupervisorProgram,
+  programConfig, programInstallPlan, programRemovePlan, programRestartPlan, REMOVE_OUR_CONFS,
+  START_AND_VERIFY, supervisorInstallPlan, supervisorUninstallPlan, UPDATE_GONE, type SupervisorProgram,
 } from "./supervisor";
-import type { Plan } from "./types";
+import type { Plan } from "../kit";
+import { SH_APT_UPDATE, shAptInstall, shAptPurge } from "../commands/expected.test-helper";
+import { REQUIRE_DIR, WRITE_FILE } from "../commands/files";
 
 function rendered(plan: Plan) {
   return plan.map((m) => ({ name: m.name, label: m.label, steps: m.steps.map((s) => toShell(s.argv)) }));
 }
 
-const APT = "env 'DEBIAN_FRONTEND=noninteractive' apt-get -o 'DPkg::Lock::Timeout=120'";
 const program = (over: Partial<SupervisorProgram> = {}): SupervisorProgram => ({
   id: "clxprog1", name: "Queue worker", command: "php artisan queue:work --tries=3", directory: "/home/brokeforge/app",
   user: "brokeforge", numprocs: 2, autostart: true, autorestart: true, ...over,
@@ -42,15 +43,15 @@ describe("supervisorInstallPlan / supervisorUninstallPlan", () => {
         name: "install_supervisor",
         label: "Installing supervisor",
         steps: [
-          `${APT} update`,
-          `${APT} install -y supervisor`,
+          SH_APT_UPDATE,
+          ...shAptInstall("supervisor"),
           "systemctl enable --now supervisor",
           "dpkg-query -W '-f=${Version}' supervisor",
         ],
       },
     ]);
-    expect(plan[0]!.records).toEqual({ type: "supervisor", name: "supervisor", versionFromStep: 3, configuration: {} });
-    expect(plan[0]!.steps[3]!.argv[0]).toBe("dpkg-query");
+    expect(plan[0]!.records).toEqual({ type: "supervisor", name: "supervisor", versionFrom: "version", configuration: {} });
+    expect(plan[0]!.steps.at(-1)!.argv[0]).toBe("dpkg-query");
   });
 
   it("uninstall deletes BrokeForge configs, then purges", () => {
@@ -59,7 +60,7 @@ describe("supervisorInstallPlan / supervisorUninstallPlan", () => {
       {
         name: "remove_supervisor",
         label: "Removing supervisor",
-        steps: [`sh -c ${quote(REMOVE_OUR_CONFS)} sh /etc/supervisor/conf.d`, `${APT} purge -y supervisor`],
+        steps: [`sh -c ${quote(REMOVE_OUR_CONFS)} sh /etc/supervisor/conf.d`, ...shAptPurge("supervisor")],
       },
     ]);
     expect(plan[0]!.removes).toEqual({ type: "supervisor", name: "supervisor" });
@@ -113,7 +114,7 @@ describe("program plans", () => {
           "id -u -- brokeforge",
           `sh -c ${quote(REQUIRE_DIR)} sh /home/brokeforge/app`,
           "mkdir -p -- /etc/supervisor/conf.d /var/log/brokeforge",
-          `sh -c ${quote(WRITE_FILE)} sh /etc/supervisor/conf.d/brokeforge-clxprog1.conf ${quote(CONFIG)}`,
+          `sh -c ${quote(WRITE_FILE)} sh /etc/supervisor/conf.d/brokeforge-clxprog1.conf ${quote(CONFIG)} 0600 ''`,
         ],
       },
       {

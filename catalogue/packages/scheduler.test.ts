@@ -1,16 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { parseScriptCommand, quote, script, toShell } from "../ssh/shell";
+import { parseScriptCommand, quote, script, toShell } from "../../activities/ssh/shell";
 import {
   cronLine, EDIT_CRONTAB, REMOVE_ALL_TASKS, SCHEDULER_PATHS, schedulerInstallPlan, schedulerUninstallPlan,
-  taskInstallPlan, taskPausePlan, taskRemovePlan, taskResumePlan, taskScript, WRITE_FILE, type ScheduledTask,
+  taskInstallPlan, taskPausePlan, taskRemovePlan, taskResumePlan, taskScript, type ScheduledTask,
 } from "./scheduler";
-import type { Plan } from "./types";
+import type { Plan } from "../kit";
+import { SH_APT_UPDATE, shAptInstall, shAptPurge } from "../commands/expected.test-helper";
+import { WRITE_FILE } from "../commands/files";
 
 function rendered(plan: Plan) {
   return plan.map((m) => ({ name: m.name, label: m.label, steps: m.steps.map((s) => toShell(s.argv)) }));
 }
 
-const APT = "env 'DEBIAN_FRONTEND=noninteractive' apt-get -o 'DPkg::Lock::Timeout=120'";
 const EDIT = `sh -c ${quote(EDIT_CRONTAB)} sh`;
 const task = (over: Partial<ScheduledTask> = {}): ScheduledTask => ({
   id: "clxtask1", name: "Backups", command: "php /home/brokeforge/app/artisan schedule:run", user: "deploy",
@@ -27,15 +28,15 @@ describe("schedulerInstallPlan", () => {
         name: "install_cron",
         label: "Installing cron",
         steps: [
-          `${APT} update`,
-          `${APT} install -y cron`,
+          SH_APT_UPDATE,
+          ...shAptInstall("cron"),
           "systemctl enable --now cron",
           "dpkg-query -W '-f=${Version}' cron",
         ],
       },
     ]);
-    expect(plan[0]!.records).toEqual({ type: "scheduler", name: "cron", versionFromStep: 3, configuration: {} });
-    expect(plan[0]!.steps[3]!.argv[0]).toBe("dpkg-query");
+    expect(plan[0]!.records).toEqual({ type: "scheduler", name: "cron", versionFrom: "version", configuration: {} });
+    expect(plan[0]!.steps.at(-1)!.argv[0]).toBe("dpkg-query");
   });
 
   it("uninstall removes every BrokeForge line and script but keeps the cron package", () => {
@@ -93,10 +94,10 @@ describe("task plans", () => {
   const installSteps = (line: string, scriptText: string) => [
     "id -u -- deploy",
     "mkdir -p -m 0755 -- /opt/brokeforge/scheduler/tasks /var/log/brokeforge",
-    `sh -c ${quote(WRITE_FILE)} sh /opt/brokeforge/scheduler/tasks/clxtask1.sh ${quote(scriptText)}`,
+    `sh -c ${quote(WRITE_FILE)} sh /opt/brokeforge/scheduler/tasks/clxtask1.sh ${quote(scriptText)} 0600 deploy:`,
     "touch -- /var/log/brokeforge/task-clxtask1.log",
-    "chown -- deploy: /opt/brokeforge/scheduler/tasks/clxtask1.sh /var/log/brokeforge/task-clxtask1.log",
-    "chmod 0600 -- /opt/brokeforge/scheduler/tasks/clxtask1.sh /var/log/brokeforge/task-clxtask1.log",
+    "chown -- deploy: /var/log/brokeforge/task-clxtask1.log",
+    "chmod 0600 -- /var/log/brokeforge/task-clxtask1.log",
     `${EDIT} deploy clxtask1 ${quote(line)}`,
   ];
   const SCRIPT =
@@ -134,7 +135,7 @@ describe("task plans", () => {
   it("puts a hostile command only inside the quoted script content", () => {
     const command = `echo "it's" $(id) \`id\` ; rm -rf * -- -x %s %% ünï 😀 'x'"y"\\`;
     const steps = rendered(taskInstallPlan(task({ command })))[0]!.steps;
-    expect(steps[2]).toBe(`sh -c ${quote(WRITE_FILE)} sh /opt/brokeforge/scheduler/tasks/clxtask1.sh ${quote(taskScript(task({ command })))}`);
+    expect(steps[2]).toBe(`sh -c ${quote(WRITE_FILE)} sh /opt/brokeforge/scheduler/tasks/clxtask1.sh ${quote(taskScript(task({ command })))} 0600 deploy:`);
     // the crontab line does not contain the command at all (no cron `%` semantics to worry about)
     expect(steps[6]).toBe(`${EDIT} deploy clxtask1 ${quote(LINE)}`);
     expect(steps.filter((s) => s.includes("rm -rf"))).toHaveLength(1);

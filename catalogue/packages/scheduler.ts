@@ -11,7 +11,8 @@
 // Output of every run is appended to <logDir>/task-<id>.log (owned by the task's user,
 // since cron opens it as that user). Removing a task keeps its log.
 import { cronExpressionFor, type TaskFrequency } from "../../domain/scheduler";
-import type { Milestone, Plan, Step } from "./types";
+import { apt, dpkg, files, systemctl, users } from "../commands";
+import { definePackage, milestone, step, type Milestone, type Plan, type Step } from "../kit";
 
 export interface ScheduledTask {
   id: string;
@@ -35,11 +36,6 @@ export const SCHEDULER_PATHS: SchedulerPaths = {
   logDir: "/var/log/brokeforge",
   crontabsDir: "/var/spool/cron/crontabs",
 };
-
-const APT = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-o", "DPkg::Lock::Timeout=120"];
-
-// Writes $2 to file $1 atomically (temp file + rename), private to root until chowned.
-export const WRITE_FILE = `umask 077 && printf '%s' "$2" > "$1.tmp" && mv -f -- "$1.tmp" "$1"`;
 
 // Rewrites user $1's crontab without the line(s) ending in " # brokeforge:task:$2", then
 // appends $3 (unless empty). Only "no crontab for <user>" counts as an empty crontab: any
@@ -86,10 +82,6 @@ export const REMOVE_ALL_TASKS = [
   'rm -rf -- "$2"',
 ].join("\n");
 
-function step(label: string, ...argv: string[]): Step {
-  return { label, argv };
-}
-
 function assertTask(task: ScheduledTask): void {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(task.id)) throw new Error(`scheduler: bad task id ${JSON.stringify(task.id)}`);
   // Same rule as sshUserSchema; the user is also an argv element, this just keeps `chown user:` meaningful.
@@ -123,17 +115,9 @@ export function cronLine(task: ScheduledTask, paths = SCHEDULER_PATHS): string {
 
 export function schedulerInstallPlan(): Plan {
   return [
-    {
-      name: "install_cron",
-      label: "Installing cron",
-      steps: [
-        step("Updating package lists", ...APT, "update"),
-        step("Installing cron", ...APT, "install", "-y", "cron"),
-        step("Starting cron at boot and now", "systemctl", "enable", "--now", "cron"),
-        step("Reading the installed cron version", "dpkg-query", "-W", "-f=${Version}", "cron"),
-      ],
-      records: { type: "scheduler", name: "cron", versionFromStep: 3, configuration: {} },
-    },
+    milestone("install_cron", "Installing cron", [apt.update(), ...apt.install(["cron"]), systemctl.enableNow("cron"), dpkg.version("cron")], {
+      records: { type: "scheduler", name: "cron", versionFrom: "version", configuration: {} },
+    }),
   ];
 }
 
@@ -157,21 +141,17 @@ function installMilestone(name: string, label: string, task: ScheduledTask, path
   const line = cronLine(task, paths);
   const script = taskScriptPath(task.id, paths);
   const log = taskLogPath(task.id, paths);
-  return {
-    name,
-    label,
-    steps: [
-      step("Checking that the user exists", "id", "-u", "--", task.user),
-      // 0755: the task's user must be able to reach its script and log.
-      step("Creating BrokeForge directories", "mkdir", "-p", "-m", "0755", "--", paths.tasksDir, paths.logDir),
-      step("Writing the task script", "sh", "-c", WRITE_FILE, "sh", script, taskScript(task)),
-      step("Creating the task log", "touch", "--", log),
-      // cron runs the script and opens the log as the task's user.
-      step("Handing the script and log to the task's user", "chown", "--", `${task.user}:`, script, log),
-      step("Making the script and log private", "chmod", "0600", "--", script, log),
-      step("Adding the crontab entry", "sh", "-c", EDIT_CRONTAB, "sh", task.user, task.id, line),
-    ],
-  };
+  return milestone(name, label, [
+    users.requireUser(task.user),
+    // 0755: the task's user must be able to reach its script and log.
+    files.mkdirs([paths.tasksDir, paths.logDir], { mode: "0755", label: "Creating BrokeForge directories" }),
+    // cron runs the script and opens the log as the task's user: both are theirs, private.
+    files.write(script, taskScript(task), { mode: "0600", owner: `${task.user}:`, label: "Writing the task script" }),
+    step("Creating the task log", "touch", "--", log),
+    users.chown(`${task.user}:`, [log], "Handing the log to the task's user"),
+    step("Making the log private", "chmod", "0600", "--", log),
+    step("Adding the crontab entry", "sh", "-c", EDIT_CRONTAB, "sh", task.user, task.id, line),
+  ]);
 }
 
 function crontabRemoval(task: ScheduledTask): Step {
@@ -203,3 +183,14 @@ export function taskRemovePlan(task: ScheduledTask, paths: SchedulerPaths = SCHE
     },
   ];
 }
+
+export const scheduler = definePackage({
+  type: "scheduler",
+  name: "cron",
+  label: "Scheduler",
+  description: "cron: runs your scheduled tasks as the user you choose.",
+  aptPackages: ["cron"],
+  requires: [],
+  install: () => schedulerInstallPlan(),
+  remove: () => schedulerUninstallPlan(),
+});

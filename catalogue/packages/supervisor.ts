@@ -9,7 +9,8 @@
 // Logs: <logDir>/brokeforge-<id>_NN.log, one per process (stderr merged), rotated by supervisor.
 // Removing a program keeps its logs.
 import { supervisorValueProblem } from "../../domain/supervisor";
-import type { Milestone, Plan, Step } from "./types";
+import { apt, dpkg, files, systemctl, users } from "../commands";
+import { definePackage, milestone, step, type Milestone, type Plan, type Step } from "../kit";
 
 export interface SupervisorProgram {
   id: string;
@@ -35,14 +36,6 @@ export const SUPERVISOR_DEFAULTS: Required<SupervisorOptions> = {
   logDir: "/var/log/brokeforge",
   verifySeconds: 20,
 };
-
-const APT = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-o", "DPkg::Lock::Timeout=120"];
-
-// Writes $2 to file $1 atomically (temp file + rename); `*.conf.tmp` is not matched by
-// supervisor's `conf.d/*.conf` include, so a half-written file is never read.
-export const WRITE_FILE = `umask 077 && printf '%s' "$2" > "$1.tmp" && mv -f -- "$1.tmp" "$1"`;
-
-export const REQUIRE_DIR = '[ -d "$1" ] || { echo "directory $1 does not exist on the server" >&2; exit 1; }';
 
 // `update <group>` for a group that is neither configured nor running says "no such group":
 // the removal already happened, which must not fail a retry.
@@ -78,10 +71,6 @@ export const START_AND_VERIFY = [
 ].join("\n");
 
 export const REMOVE_OUR_CONFS = 'rm -f -- "$1"/brokeforge-*.conf';
-
-function step(label: string, ...argv: string[]): Step {
-  return { label, argv };
-}
 
 function options(opts: SupervisorOptions): Required<SupervisorOptions> {
   const o = { ...SUPERVISOR_DEFAULTS, ...opts };
@@ -151,17 +140,12 @@ function startAndVerify(program: SupervisorProgram, o: Required<SupervisorOption
 
 export function supervisorInstallPlan(): Plan {
   return [
-    {
-      name: "install_supervisor",
-      label: "Installing supervisor",
-      steps: [
-        step("Updating package lists", ...APT, "update"),
-        step("Installing supervisor", ...APT, "install", "-y", "supervisor"),
-        step("Starting supervisor at boot and now", "systemctl", "enable", "--now", "supervisor"),
-        step("Reading the installed supervisor version", "dpkg-query", "-W", "-f=${Version}", "supervisor"),
-      ],
-      records: { type: "supervisor", name: "supervisor", versionFromStep: 3, configuration: {} },
-    },
+    milestone(
+      "install_supervisor",
+      "Installing supervisor",
+      [apt.update(), ...apt.install(["supervisor"]), systemctl.enableNow("supervisor"), dpkg.version("supervisor")],
+      { records: { type: "supervisor", name: "supervisor", versionFrom: "version", configuration: {} } },
+    ),
   ];
 }
 
@@ -177,7 +161,7 @@ export function supervisorUninstallPlan(opts: SupervisorOptions = {}): Plan {
       label: "Removing supervisor",
       steps: [
         step("Deleting BrokeForge program configurations", "sh", "-c", REMOVE_OUR_CONFS, "sh", o.confDir),
-        step("Purging supervisor", ...APT, "purge", "-y", "supervisor"),
+        ...apt.purge(["supervisor"]),
       ],
       removes: { type: "supervisor", name: "supervisor" },
     },
@@ -186,16 +170,19 @@ export function supervisorUninstallPlan(opts: SupervisorOptions = {}): Plan {
 
 export function programInstallPlan(program: SupervisorProgram, opts: SupervisorOptions = {}): Plan {
   const o = options(opts);
+  const config = programConfig(program, o); // validates the program before any step is built
   const conf = programConfPath(program.id, o);
   const name = programName(program.id);
   const configure: Milestone = {
     name: "configure_program",
     label: "Writing the supervisor configuration",
     steps: [
-      step("Checking that the user exists", "id", "-u", "--", program.user),
-      step("Checking the working directory", "sh", "-c", REQUIRE_DIR, "sh", program.directory),
-      step("Creating BrokeForge directories", "mkdir", "-p", "--", o.confDir, o.logDir),
-      step("Writing the program configuration", "sh", "-c", WRITE_FILE, "sh", conf, programConfig(program, o)),
+      users.requireUser(program.user),
+      step("Checking the working directory", ...files.requireDir(program.directory)),
+      files.mkdirs([o.confDir, o.logDir], { label: "Creating BrokeForge directories" }),
+      // The temp file's name does not match supervisor's `conf.d/*.conf` include: a half-written
+      // file is never read.
+      files.write(conf, config, { label: "Writing the program configuration" }),
     ],
   };
   const start: Milestone = {
@@ -233,3 +220,14 @@ export function programRemovePlan(program: SupervisorProgram, opts: SupervisorOp
     },
   ];
 }
+
+export const supervisor = definePackage({
+  type: "supervisor",
+  name: "supervisor",
+  label: "Supervisor",
+  description: "supervisord: keeps your daemons and queue workers running.",
+  aptPackages: ["supervisor"],
+  requires: [],
+  install: () => supervisorInstallPlan(),
+  remove: () => supervisorUninstallPlan(),
+});

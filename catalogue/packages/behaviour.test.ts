@@ -1,5 +1,5 @@
 // Runs the generated milestone scripts for real, in a local bash, with stub executables first
-// on PATH (apt-get, ufw, crontab, systemctl, supervisorctl, dpkg-query, id, chown). Each stub
+// on PATH (apt-get, dpkg, ufw, crontab, systemctl, supervisorctl, dpkg-query, id, chown). Each stub
 // records its argv (one file per call, NUL-separated) and emulates just enough state. File
 // paths the plans write to are temp directories; nothing touches the real system.
 import { spawnSync } from "node:child_process";
@@ -7,14 +7,15 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { script } from "../ssh/shell";
+import { script } from "../../activities/ssh/shell";
 import { firewallInstallPlan, firewallRuleAddPlan, firewallRuleRemovePlan, firewallUninstallPlan, userRuleArgs, type FirewallRule } from "./firewall";
 import {
   cronLine, schedulerUninstallPlan, taskInstallPlan, taskPausePlan, taskRemovePlan, taskResumePlan, taskScript,
   type ScheduledTask, type SchedulerPaths,
 } from "./scheduler";
 import { programConfig, programInstallPlan, programRemovePlan, programRestartPlan, supervisorUninstallPlan, type SupervisorProgram } from "./supervisor";
-import type { Milestone, Plan } from "./types";
+import type { Milestone, Plan } from "../kit";
+import { APT_UPDATE_STAMP } from "../commands/apt";
 
 const RECORD = `#!/bin/bash
 n=$(ls "$STUB/calls" | wc -l)
@@ -23,6 +24,7 @@ printf '%s\\0' "\${0##*/}" "$@" > "$STUB/calls/$(printf %05d "$n")"
 
 const STUBS: Record<string, string> = {
   "apt-get": "",
+  dpkg: "",
   systemctl: "",
   chown: "",
   "dpkg-query": `printf '%s' 1.2.3-1\n`,
@@ -78,9 +80,17 @@ beforeEach(() => {
 
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
+// The apt command library keeps its update stamp under /var/lib/brokeforge: here, in the temp dir.
+const local = (m: Milestone) => m.steps.map((s) => ({ ...s, argv: s.argv.map((a) => (a === APT_UPDATE_STAMP ? join(stub, "apt-update.stamp") : a)) }));
+
+// What the command library's apt steps look like when they reach the stubs.
+const REPAIR = ["dpkg", "--force-confold", "--force-confdef", "--configure", "-a"];
+const APT = ["apt-get", "-o", "DPkg::Lock::Timeout=120"];
+const INSTALL = [...APT, "-o", "Dpkg::Options::=--force-confold", "-o", "Dpkg::Options::=--force-confdef", "install", "-y"];
+
 /** Runs one milestone as the engine would (one script), locally. */
 function run(m: Milestone) {
-  const rendered = script(m.steps);
+  const rendered = script(local(m));
   const r = spawnSync("bash", ["-c", rendered.command], {
     env: { PATH: `${join(root, "bin")}:/usr/bin:/bin`, STUB: stub, HOME: root, LC_ALL: "C", NODE_ENV: "test" },
     encoding: "utf8",
@@ -112,8 +122,9 @@ describe("firewall, run against stubs", () => {
   it("install: SSH is allowed before ufw is enabled", () => {
     runPlan(firewallInstallPlan({ sshPort: 2222 }));
     expect(calls()).toEqual([
-      ["apt-get", "-o", "DPkg::Lock::Timeout=120", "update"],
-      ["apt-get", "-o", "DPkg::Lock::Timeout=120", "install", "-y", "ufw"],
+      [...APT, "update"],
+      REPAIR,
+      [...INSTALL, "ufw"],
       ["ufw", "allow", "proto", "tcp", "from", "any", "to", "any", "port", "2222", "comment", "brokeforge-ssh"],
       ["ufw", "default", "deny", "incoming"],
       ["ufw", "default", "allow", "outgoing"],
@@ -172,7 +183,7 @@ describe("firewall, run against stubs", () => {
 
   it("uninstall disables then purges; a retry after ufw is gone still succeeds", () => {
     runPlan(firewallUninstallPlan());
-    expect(calls()).toEqual([["ufw", "--force", "disable"], ["apt-get", "-o", "DPkg::Lock::Timeout=120", "purge", "-y", "ufw"]]);
+    expect(calls()).toEqual([["ufw", "--force", "disable"], REPAIR, [...APT, "purge", "-y", "ufw"]]);
     rmSync(join(root, "bin", "ufw"));
     const r = run(firewallUninstallPlan()[0]!);
     expect(r.status).toBe(0);
@@ -199,7 +210,9 @@ describe("scheduler, run against stubs", () => {
     expect(statSync(scriptFile).mode & 0o777).toBe(0o600);
     expect(existsSync(join(paths.logDir, "task-clxt1.log"))).toBe(true);
     expect(crontabOf("deploy")).toBe(`${cronLine(task(), paths)}\n`);
-    expect(calls()).toContainEqual(["chown", "--", "deploy:", scriptFile, join(paths.logDir, "task-clxt1.log")]);
+    // The script is handed over before it is renamed into place (files.write), the log after it exists.
+    expect(calls()).toContainEqual(["chown", "--", "deploy:", `${scriptFile}.brokeforge-tmp`]);
+    expect(calls()).toContainEqual(["chown", "--", "deploy:", join(paths.logDir, "task-clxt1.log")]);
 
     const writesBefore = calls().filter((c) => c[0] === "crontab" && c.at(-1) === "-").length;
     runPlan(taskInstallPlan(task(), paths));
@@ -369,6 +382,6 @@ describe("supervisor, run against stubs", () => {
     writeFileSync(join(opts.confDir, "human.conf"), "[program:mine]\n");
     runPlan(supervisorUninstallPlan(opts));
     expect(readdirSync(opts.confDir)).toEqual(["human.conf"]);
-    expect(calls().at(-1)).toEqual(["apt-get", "-o", "DPkg::Lock::Timeout=120", "purge", "-y", "supervisor"]);
+    expect(calls().at(-1)).toEqual([...APT, "purge", "-y", "supervisor"]);
   });
 });

@@ -1,17 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { parseScriptCommand, quote, script, toShell } from "../ssh/shell";
+import { parseScriptCommand, quote, script, toShell } from "../../activities/ssh/shell";
 import {
   firewallInstallPlan, firewallRuleAddPlan, firewallRuleRemovePlan, firewallUninstallPlan,
   UFW_DELETE, UFW_DISABLE, type FirewallRule,
 } from "./firewall";
-import type { Plan } from "./types";
+import type { Plan } from "../kit";
+import { SH_APT_UPDATE, shAptInstall, shAptPurge } from "../commands/expected.test-helper";
 
 /** Each milestone as name, label and the exact shell text of each step. */
 function rendered(plan: Plan) {
   return plan.map((m) => ({ name: m.name, label: m.label, steps: m.steps.map((s) => toShell(s.argv)) }));
 }
 
-const APT = "env 'DEBIAN_FRONTEND=noninteractive' apt-get -o 'DPkg::Lock::Timeout=120'";
 const DELETE = `sh -c ${quote(UFW_DELETE)} sh`;
 const ssh = { sshPort: 22 };
 const rule = (over: Partial<FirewallRule> = {}): FirewallRule => ({
@@ -25,7 +25,7 @@ describe("firewallInstallPlan", () => {
       {
         name: "install_ufw",
         label: "Installing ufw",
-        steps: [`${APT} update`, `${APT} install -y ufw`],
+        steps: [SH_APT_UPDATE, ...shAptInstall("ufw")],
       },
       {
         name: "enable_ufw",
@@ -42,7 +42,7 @@ describe("firewallInstallPlan", () => {
     expect(plan[1]!.records).toEqual({
       type: "firewall",
       name: "ufw",
-      versionFromStep: 4,
+      versionFrom: "version",
       configuration: { sshPort: 2222, defaultIncoming: "deny", defaultOutgoing: "allow" },
     });
     expect(plan[1]!.steps[4]!.argv[0]).toBe("dpkg-query");
@@ -59,7 +59,7 @@ describe("firewallUninstallPlan", () => {
   it("disables (if present) then purges, and drops the inventory row", () => {
     const plan = firewallUninstallPlan();
     expect(rendered(plan)).toEqual([
-      { name: "remove_ufw", label: "Removing ufw", steps: [`sh -c ${quote(UFW_DISABLE)} sh`, `${APT} purge -y ufw`] },
+      { name: "remove_ufw", label: "Removing ufw", steps: [`sh -c ${quote(UFW_DISABLE)} sh`, ...shAptPurge("ufw")] },
     ]);
     expect(plan[0]!.removes).toEqual({ type: "firewall", name: "ufw" });
   });

@@ -16,7 +16,8 @@ import {
   type FirewallAction,
   type FirewallProtocol,
 } from "../../domain/firewall";
-import type { Plan, Step } from "./types";
+import { apt, dpkg } from "../commands";
+import { definePackage, milestone, step, type Plan, type Step } from "../kit";
 
 export interface FirewallRule {
   id: string;
@@ -34,7 +35,6 @@ export interface FirewallContext {
 
 /** No ":" after "brokeforge", so it can never equal a user rule's `brokeforge:<ruleId>`. */
 export const SSH_RULE_COMMENT = "brokeforge-ssh";
-const APT = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-o", "DPkg::Lock::Timeout=120"];
 
 // `ufw delete <spec>` of a rule that is not there prints "Could not delete non-existent
 // rule" (exit 0 on current ufw; tolerated either way) — a retried removal must succeed.
@@ -48,10 +48,6 @@ export const UFW_DELETE = [
 ].join("\n");
 
 export const UFW_DISABLE = 'if command -v ufw >/dev/null 2>&1; then ufw --force disable; else echo "ufw is not installed"; fi';
-
-function step(label: string, ...argv: string[]): Step {
-  return { label, argv };
-}
 
 function assertId(id: string): void {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new Error(`firewall: bad rule id ${JSON.stringify(id)}`);
@@ -103,44 +99,36 @@ function keepSsh(sshPort: number): Step {
 export function firewallInstallPlan({ sshPort }: FirewallContext): Plan {
   assertSshPort(sshPort);
   return [
-    {
-      name: "install_ufw",
-      label: "Installing ufw",
-      steps: [step("Updating package lists", ...APT, "update"), step("Installing ufw", ...APT, "install", "-y", "ufw")],
-    },
-    {
-      name: "enable_ufw",
-      label: "Enabling the firewall",
-      steps: [
+    milestone("install_ufw", "Installing ufw", [apt.update(), ...apt.install(["ufw"])]),
+    milestone(
+      "enable_ufw",
+      "Enabling the firewall",
+      [
         // Before enabling, or enabling would cut the connection we are using.
         step(`Allowing SSH on port ${sshPort}/tcp`, "ufw", ...sshRuleArgs(sshPort)),
         step("Denying incoming traffic by default", "ufw", "default", "deny", "incoming"),
         step("Allowing outgoing traffic by default", "ufw", "default", "allow", "outgoing"),
         step("Enabling ufw", "ufw", "--force", "enable"),
-        step("Reading the installed ufw version", "dpkg-query", "-W", "-f=${Version}", "ufw"),
+        dpkg.version("ufw"),
       ],
-      records: {
-        type: "firewall",
-        name: "ufw",
-        versionFromStep: 4,
-        configuration: { sshPort, defaultIncoming: "deny", defaultOutgoing: "allow" },
+      {
+        records: {
+          type: "firewall",
+          name: "ufw",
+          versionFrom: "version",
+          configuration: { sshPort, defaultIncoming: "deny", defaultOutgoing: "allow" },
+        },
       },
-    },
+    ),
   ];
 }
 
 /** Disables the firewall (nothing is filtered any more) and purges ufw with its rules. */
 export function firewallUninstallPlan(): Plan {
   return [
-    {
-      name: "remove_ufw",
-      label: "Removing ufw",
-      steps: [
-        step("Disabling ufw", "sh", "-c", UFW_DISABLE, "sh"),
-        step("Purging ufw", ...APT, "purge", "-y", "ufw"),
-      ],
+    milestone("remove_ufw", "Removing ufw", [step("Disabling ufw", "sh", "-c", UFW_DISABLE, "sh"), ...apt.purge(["ufw"])], {
       removes: { type: "firewall", name: "ufw" },
-    },
+    }),
   ];
 }
 
@@ -168,3 +156,14 @@ export function firewallRuleRemovePlan(rule: FirewallRule, { sshPort }: Firewall
     },
   ];
 }
+
+export const firewall = definePackage({
+  type: "firewall",
+  name: "ufw",
+  label: "Firewall",
+  description: "ufw: incoming traffic denied except SSH and the rules you add.",
+  aptPackages: ["ufw"],
+  requires: [],
+  install: ({ server }) => firewallInstallPlan({ sshPort: server.sshPort }),
+  remove: () => firewallUninstallPlan(),
+});

@@ -2,10 +2,10 @@
 // field-level messages a user sees for invalid input.
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { firewallRuleInputSchema, isIPv6, sshRuleConflict } from "../../domain/firewall";
-import { cronExpressionFor, parseCronExpression, scheduledTaskInputSchema } from "../../domain/scheduler";
-import { fieldErrorsOf } from "../../domain/schemas";
-import { supervisorProgramInputSchema } from "../../domain/supervisor";
+import { firewallRuleInputSchema, isIPv6, sshRuleConflict } from "./firewall";
+import { cronExpressionFor, parseCronExpression, scheduledTaskInputSchema } from "./scheduler";
+import { fieldErrorsOf } from "./schemas";
+import { supervisorProgramInputSchema } from "./supervisor";
 
 function errors(schema: z.ZodType, input: unknown) {
   const r = schema.safeParse(input);

@@ -1,0 +1,64 @@
+// What an operation acts on, loaded from the database by the operation's id: its row says
+// which server, which resource and which action; nothing in an activity's input is trusted
+// beyond that id. The plan is rebuilt here from the rows (pure builders, cheap), so commands
+// and whatever secrets they carry never travel through Temporal's history.
+import { ApplicationFailure } from "@temporalio/common";
+import type { Plan, Precondition, ResourceKind, ServerFacts } from "../catalogue/kit";
+import { db } from "../core/db";
+import { kindOf, resourceTable, type ResourceRow } from "../core/resources";
+import { ACTIONS, type Action } from "../domain/resources";
+import type { TaskStatus } from "../domain/status";
+
+export interface LoadedOperation {
+  operation: { id: string; serverId: string; state: string; startedAt: Date | null; createdResource: boolean; previousStatus: TaskStatus | null };
+  kind: ResourceKind;
+  action: Action;
+  resourceId: string;
+  /** null when the resource was deleted meanwhile. */
+  resource: ResourceRow | null;
+  server: ServerFacts;
+}
+
+const invalid = (message: string) => ApplicationFailure.nonRetryable(message, "InvalidInput");
+
+/** The operation, its kind, resource and server; `null` when the operation no longer exists. */
+export async function loadOperation(operationId: string, expectedServerId?: string): Promise<LoadedOperation | null> {
+  const operation = await db().operation.findUnique({
+    where: { id: operationId },
+    include: { server: { select: { id: true, sshPort: true, sshUser: true } } },
+  });
+  if (!operation) return null;
+  // A queue only ever runs its own server's operations: anything else is a forged signal.
+  if (expectedServerId !== undefined && operation.serverId !== expectedServerId) {
+    throw invalid(`Operation ${operationId} does not belong to server ${expectedServerId}`);
+  }
+  const action = ACTIONS.find((a) => a === operation.action);
+  if (!action || !operation.resourceType || !operation.resourceId) throw invalid(`Operation ${operationId} is not a resource operation`);
+  const kind = kindOf(operation.resourceType);
+  const resource = await resourceTable(kind).findUnique({ where: { id: operation.resourceId } });
+  if (resource && resource.serverId !== operation.serverId) throw invalid(`Resource ${operation.resourceId} is not on this operation's server`);
+  return { operation, kind, action, resourceId: operation.resourceId, resource, server: operation.server };
+}
+
+function actionOf(loaded: LoadedOperation) {
+  const definition = loaded.kind.actions[loaded.action];
+  if (!definition) throw invalid(`A ${loaded.kind.label.one} can't ${loaded.action}`);
+  return definition;
+}
+
+/** The plan of a loaded operation. Builders refuse rows that would make unsafe commands: no retry fixes that. */
+export function planOf(loaded: LoadedOperation & { resource: ResourceRow }): Plan {
+  try {
+    return actionOf(loaded).plan(loaded.resource, { server: loaded.server });
+  } catch (e) {
+    throw invalid(e instanceof Error ? e.message : String(e));
+  }
+}
+
+export function preconditionsOf(loaded: LoadedOperation & { resource: ResourceRow }): readonly Precondition[] {
+  try {
+    return actionOf(loaded).requires?.(loaded.resource, { server: loaded.server }) ?? [];
+  } catch (e) {
+    throw invalid(e instanceof Error ? e.message : String(e));
+  }
+}

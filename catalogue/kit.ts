@@ -1,0 +1,207 @@
+// The package kit. Everything BrokeForge can put on a server is described here as data:
+//  - a *package* (ufw, cron, supervisor, next nginx, PHP, databases…) is one `definePackage`
+//    file in catalogue/packages/;
+//  - a *resource kind* (firewall rules, scheduled tasks, supervisor programs, next sites,
+//    deployments, databases, certificates…) is one `defineResource` file in
+//    catalogue/resources/.
+// A definition says what the thing is called, what input it takes (a zod schema shared with
+// the browser form), what it needs first, and, per action, the *plan*: an ordered list of
+// milestones, each a list of argv commands built by pure functions of the row. The engine
+// (activities/, workflows/), the tRPC routers, the UI and the ops CLI read these objects and
+// nothing else; none of them names a package.
+//
+// No server imports in catalogue/: the browser bundles it too (labels, schemas, actions).
+import type { z } from "zod";
+import type { Action } from "../domain/resources";
+
+/** One command. Values a user typed go in argv elements, never into shell text. */
+export interface Step {
+  label: string;
+  argv: readonly string[];
+  /**
+   * Names this step's standard output (trimmed), so a milestone's `records` can refer to
+   * it: e.g. `dpkg.version("ufw")` is named "version" and the inventory row takes it.
+   */
+  output?: string;
+}
+
+/** The seed's `persist()`: an inventory row written when the milestone succeeds. */
+export interface InventoryRecord {
+  type: string; // the package type, e.g. "firewall"
+  name: string; // what is installed, e.g. "ufw"
+  /** A fixed version… */
+  version?: string;
+  /** …or the named output of one of the milestone's steps (see `Step.output`). */
+  versionFrom?: string;
+  configuration?: Record<string, unknown>;
+}
+
+export interface Milestone {
+  /** Stable machine name, e.g. "install_ufw" (the seed's milestone constant). */
+  name: string;
+  /** What the user reads: "Installing ufw". */
+  label: string;
+  steps: readonly Step[];
+  /** Inventory written after this milestone succeeds. */
+  records?: InventoryRecord;
+  /** Inventory removed after this milestone succeeds (a remover's counterpart of records). */
+  removes?: Pick<InventoryRecord, "type" | "name">;
+}
+
+export type Plan = readonly Milestone[];
+
+/**
+ * Something that must hold before the first milestone runs. When it does not, the operation
+ * fails at once with `message` (no retries): a missing directory or package is not going to
+ * appear by trying again.
+ *  - `package`: a BrokeForge package that must be installed (active) on the server — checked
+ *    in the database;
+ *  - `check`: a command run on the server (one script for all checks) that exits non-zero
+ *    when the precondition does not hold.
+ */
+export type Precondition =
+  | { kind: "package"; type: string; message: string }
+  | { kind: "check"; argv: readonly string[]; message: string };
+
+/** What plan builders may know about the server besides the row (never credentials). */
+export interface ServerFacts {
+  id: string;
+  sshPort: number;
+  sshUser: string;
+}
+
+export interface PlanContext {
+  server: ServerFacts;
+}
+
+// --- small constructors, so definitions read like the list of what happens ----------------
+
+export function step(label: string, ...argv: string[]): Step {
+  return { label, argv };
+}
+
+export function milestone(
+  name: string,
+  label: string,
+  steps: readonly Step[],
+  extra: Pick<Milestone, "records" | "removes"> = {},
+): Milestone {
+  return { name, label, steps, ...extra };
+}
+
+export const requirePackage = (type: string, message: string): Precondition => ({ kind: "package", type, message });
+export const requireCheck = (message: string, ...argv: string[]): Precondition => ({ kind: "check", argv, message });
+
+// --- packages ------------------------------------------------------------------------------
+
+export interface PackageDefinition {
+  /** The inventory key, one per server: "firewall". */
+  type: string;
+  /** What is installed: "ufw". */
+  name: string;
+  /** Shown in the UI: "Firewall". */
+  label: string;
+  description: string;
+  /** Debian packages whose candidate version the OS offers (shown before installing). */
+  aptPackages: readonly string[];
+  /** Packages that must be installed first (their `type`s). */
+  requires: readonly string[];
+  install(ctx: PlanContext): Plan;
+  remove(ctx: PlanContext): Plan;
+}
+
+export function definePackage<const P extends PackageDefinition>(definition: P): P {
+  return definition;
+}
+
+// --- resource kinds ------------------------------------------------------------------------
+
+/** The columns the engine relies on in every resource table. */
+export interface ResourceRowBase {
+  id: string;
+  serverId: string;
+  status: string;
+  errorLog: string | null;
+}
+
+export interface ActionDefinition<Row> {
+  /** The verb as shown on a button and in an operation's title: "Pause". */
+  label: string;
+  plan(row: Row, ctx: PlanContext): Plan;
+  /** Checked before the first milestone; see Precondition. */
+  requires?(row: Row, ctx: PlanContext): readonly Precondition[];
+}
+
+/** Every kind can be installed (create, retry) and removed; the rest is optional. */
+export type ResourceActions<Row, A extends Action> = { install: ActionDefinition<Row>; remove: ActionDefinition<Row> } & {
+  [K in A]: ActionDefinition<Row>;
+};
+
+export interface ResourceDefinition<Row extends ResourceRowBase, S extends z.ZodType, A extends Action, Api extends string> {
+  /** Stored in Operation.resourceType and used in operation kinds: "firewall_rule". */
+  type: string;
+  /** The Prisma model's client property: "firewallRule". */
+  table: string;
+  /** The change-event entity (the table's name in the triggers): "firewall_rule". */
+  entity: string;
+  /** The tRPC router key, UI path segment and CLI command: "firewall". */
+  api: Api;
+  /** The package that must be installed for this kind (its `type`), or "" for none. */
+  parent: string;
+  label: { one: string; many: string };
+  /** The create form's input, shared by the browser form, tRPC and the CLI. */
+  input: S;
+  /**
+   * The new row's columns from valid input (status and serverId are added by the engine).
+   * Throws `FieldError` for what only the server can check (e.g. the SSH port).
+   */
+  create(input: z.output<S>, ctx: PlanContext): Record<string, unknown>;
+  /** Shown when the table's unique constraint refuses a new row. */
+  duplicateMessage?(input: z.output<S>): string;
+  /** The row's own words in an operation title: `“web” (443/tcp)`. */
+  describe(row: Row): string;
+  actions: ResourceActions<Row, A>;
+}
+
+/** A validation problem on one input field that only the server can check. */
+export class FieldError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A resource kind as the engine, the routers and the UI see it: the same object, with the
+ * row and input types erased to what every kind shares.
+ */
+export interface ResourceKind {
+  type: string;
+  table: string;
+  entity: string;
+  api: string;
+  parent: string;
+  label: { one: string; many: string };
+  input: z.ZodType;
+  create(input: unknown, ctx: PlanContext): Record<string, unknown>;
+  duplicateMessage?(input: unknown): string;
+  describe(row: ResourceRowBase): string;
+  actions: { install: ActionDefinition<ResourceRowBase>; remove: ActionDefinition<ResourceRowBase> } & {
+    [K in Action]?: ActionDefinition<ResourceRowBase>;
+  };
+}
+
+/** `defineResource<Row>()({...})`: the row type is given; input, actions and api are inferred. */
+export function defineResource<Row extends ResourceRowBase>() {
+  return <S extends z.ZodType, Api extends string, A extends Action = "install" | "remove">(
+    definition: ResourceDefinition<Row, S, A, Api>,
+  ) => definition;
+}
+
+/** "Install firewall rule “web” (allow 443/tcp)": how an operation reads wherever it is shown. */
+export function operationTitle(kind: ResourceKind, action: Action, row: ResourceRowBase): string {
+  const verb = kind.actions[action]?.label ?? action;
+  return `${verb} ${kind.label.one} ${kind.describe(row)}`;
+}

@@ -1,0 +1,30 @@
+// Firewall rules: each add and each removal is its own operation (seed Rule 4). The ufw
+// command builders live with the firewall package (catalogue/packages/firewall.ts).
+import type { FirewallRule } from "../../generated/prisma/browser";
+import { firewallRuleInputSchema, sshRuleConflict } from "../../domain/firewall";
+import { defineResource, FieldError, requirePackage } from "../kit";
+import { firewallRuleAddPlan, firewallRuleRemovePlan } from "../packages/firewall";
+
+export const firewallRule = defineResource<FirewallRule>()({
+  type: "firewall_rule",
+  table: "firewallRule",
+  entity: "firewall_rule",
+  api: "firewall",
+  parent: "firewall",
+  label: { one: "firewall rule", many: "Firewall rules" },
+  input: firewallRuleInputSchema,
+  create: (rule, { server }) => {
+    const conflict = sshRuleConflict(rule, server.sshPort);
+    if (conflict) throw new FieldError("port", conflict);
+    return { ...rule, source: rule.source || null };
+  },
+  describe: (r) => `“${r.name}” (${r.action} ${r.port}${r.protocol === "any" ? "" : `/${r.protocol}`}${r.source ? ` from ${r.source}` : ""})`,
+  actions: {
+    install: {
+      label: "Add",
+      plan: (rule, { server }) => firewallRuleAddPlan(rule, { sshPort: server.sshPort }),
+      requires: () => [requirePackage("firewall", "Install the firewall (ufw) on this server first")],
+    },
+    remove: { label: "Remove", plan: (rule, { server }) => firewallRuleRemovePlan(rule, { sshPort: server.sshPort }) },
+  },
+});

@@ -1,0 +1,48 @@
+// Procedures narrowed by middleware (create-t3-app's pattern): ownership is checked here, once.
+// Another user's server or resource answers NOT_FOUND, never FORBIDDEN, so ids reveal nothing.
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import type { ResourceKind } from "../catalogue/kit";
+import { db } from "../core/db";
+import { resourceTable } from "../core/resources";
+import { protectedProcedure } from "./init";
+
+export const serverIdInput = z.object({ serverId: z.string().min(1).max(64) });
+export const idInput = z.object({ id: z.string().min(1).max(64) });
+
+/** What plan builders and create hooks may know about a server (never its keys). */
+const serverFacts = { id: true, sshPort: true, sshUser: true } as const;
+
+const notFound = (message: string) => new TRPCError({ code: "NOT_FOUND", message });
+
+export async function ownedServer(userId: string, serverId: string) {
+  const server = await db().server.findFirst({ where: { id: serverId, userId }, select: serverFacts });
+  if (!server) throw notFound("Server not found");
+  return server;
+}
+
+/** Input has `serverId`; the caller owns that server; `ctx.server` is it. */
+export const serverProcedure = protectedProcedure.input(serverIdInput).use(async ({ ctx, input, next }) => {
+  const server = await ownedServer(ctx.user.id, input.serverId);
+  return next({ ctx: { server } });
+});
+
+/** `serverProcedure` whose input also has the fields of `schema` (a create form's). */
+export function serverProcedureWith<S extends z.ZodType>(schema: S) {
+  return protectedProcedure.input(z.intersection(serverIdInput, schema)).use(async ({ ctx, input, next }) => {
+    const server = await ownedServer(ctx.user.id, input.serverId);
+    return next({ ctx: { server } });
+  });
+}
+
+/** Input has the `id` of a resource of `kind` on one of the caller's servers; `ctx.row` is it. */
+export function resourceProcedure(kind: ResourceKind) {
+  return protectedProcedure.input(idInput).use(async ({ ctx, input, next }) => {
+    const row = await resourceTable(kind).findUnique({ where: { id: input.id } });
+    if (!row) throw notFound("Not found");
+    const server = await ownedServer(ctx.user.id, row.serverId).catch(() => {
+      throw notFound("Not found");
+    });
+    return next({ ctx: { row, server } });
+  });
+}
