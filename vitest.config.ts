@@ -1,11 +1,59 @@
-import { defineConfig } from 'vitest/config';
+// Test tiers as vitest projects. `vitest run` (npm test) runs them all; `--project <name>`
+// runs one tier (npm run test:unit, test:integration, test:e2e, test:debian).
+//
+// Each tier names only the global setups it needs: the root config has none, because vitest
+// runs the root project's globalSetup for every run, even `--project unit`. The tiers that do
+// need Postgres + Temporal or the Remix build share one of each per vitest process (see
+// tests/setup/global.ts and build.ts), so `npm test` still starts them once.
+import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
+
+const INFRA = "tests/setup/global.ts"; // embedded Postgres + Temporal dev server + migrated template
+const BUILD = "tests/setup/build.ts"; // `remix build`: anything that starts the web server serves build/
+
+const base = {
+  pool: "forks",
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+} satisfies TestProjectInlineConfiguration["test"];
 
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts', 'activities/**/*.test.ts', 'trpc/**/*.test.ts', 'workflows/**/*.test.ts'],
-    globalSetup: ['tests/setup/global.ts', 'tests/setup/build.ts'],
-    pool: 'forks',
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    projects: [
+      {
+        test: {
+          ...base,
+          name: "unit",
+          // Tests next to the code: pure functions, local processes at most (bash, ssh-keygen).
+          // Nothing here may need Postgres, Temporal or an SSH peer: this tier has no global setup.
+          include: ["{activities,core,domain,catalogue,trpc,workflows}/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          ...base,
+          name: "integration",
+          include: ["tests/{integration,ssh,prisma,infra}/**/*.test.ts"],
+          // The build too: web-auth, api-security, ops-cli and live start the web server.
+          globalSetup: [INFRA, BUILD],
+        },
+      },
+      {
+        test: {
+          ...base,
+          name: "e2e",
+          include: ["tests/e2e/**/*.test.ts"],
+          globalSetup: [INFRA, BUILD],
+        },
+      },
+      {
+        test: {
+          ...base,
+          name: "debian",
+          include: ["tests/debian/**/*.test.ts"],
+          // The engine only (tests/setup/engine.ts), no web server: no build.
+          globalSetup: [INFRA],
+        },
+      },
+    ],
   },
 });

@@ -1,5 +1,8 @@
 // vitest globalSetup: ONE Postgres and ONE Temporal dev server for the whole run, on free ports,
 // in a fresh temp dir. Test files get their addresses via inject() or process.env.
+// Several test projects (vitest.config.ts) list this file; vitest runs each project's global
+// setup separately, in the same process, so the first one starts the infrastructure and the
+// others share it (one per vitest process, stopped when the last project tears down).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +25,43 @@ export const TEMPLATE_DB = 'brokeforge_template';
 const RUN_DIR_PREFIX = 'brokeforge-test-';
 const ENGINE_MODULE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../prisma/tools/engine.ts');
 
+interface Infra {
+  pgAdminUrl: string;
+  temporalAddress: string;
+  stop(): Promise<void>;
+}
+
+// On globalThis, not in a module variable: each project loads this module through its own
+// module runner, so module state is per project while globalThis is the process's.
+const SHARED = Symbol.for('brokeforge.tests.infra');
+type Shared = { infra: Promise<Infra>; users: number };
+const shared = globalThis as typeof globalThis & { [SHARED]?: Shared };
+
 export default async function setup({ provide }: TestProject) {
+  const mine = (shared[SHARED] ??= { infra: startInfra(), users: 0 });
+  mine.users++;
+  let infra: Infra;
+  try {
+    infra = await mine.infra;
+  } catch (err) {
+    if (shared[SHARED] === mine) delete shared[SHARED]; // a later run in this process starts afresh
+    throw err;
+  }
+
+  provide('pgAdminUrl', infra.pgAdminUrl);
+  provide('temporalAddress', infra.temporalAddress);
+  // Also as env vars: the forked test workers inherit them, and non-vitest helpers can read them.
+  process.env.TEST_PG_ADMIN_URL = infra.pgAdminUrl;
+  process.env.TEST_TEMPORAL_ADDRESS = infra.temporalAddress;
+
+  return async () => {
+    if (--mine.users > 0) return;
+    if (shared[SHARED] === mine) delete shared[SHARED];
+    await infra.stop();
+  };
+}
+
+async function startInfra(): Promise<Infra> {
   await sweepAbandonedRuns();
   const root = await fs.mkdtemp(path.join(os.tmpdir(), RUN_DIR_PREFIX));
   // mkdtemp gives 0700 root:root; the unprivileged postgres user must be able to traverse it.
@@ -55,15 +94,13 @@ export default async function setup({ provide }: TestProject) {
     throw err;
   }
 
-  provide('pgAdminUrl', postgres.adminUrl);
-  provide('temporalAddress', temporal.address);
-  // Also as env vars: the forked test workers inherit them, and non-vitest helpers can read them.
-  process.env.TEST_PG_ADMIN_URL = postgres.adminUrl;
-  process.env.TEST_TEMPORAL_ADDRESS = temporal.address;
-
-  return async () => {
-    await stopAll();
-    await fs.rm(root, { recursive: true, force: true });
+  return {
+    pgAdminUrl: postgres.adminUrl,
+    temporalAddress: temporal.address,
+    async stop() {
+      await stopAll();
+      await fs.rm(root, { recursive: true, force: true });
+    },
   };
 }
 
