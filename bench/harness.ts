@@ -5,9 +5,9 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
-import { resolveTemporalCli } from "../../scripts/infra/temporal";
-import type { SshPeer } from "../fixtures/ssh-peer";
-import globalSetup from "../setup/global";
+import { resolveTemporalCli } from "../scripts/infra/temporal";
+import type { SshPeer } from "../tests/fixtures/ssh-peer";
+import globalSetup from "../tests/setup/global";
 
 export interface Infra {
   pgAdminUrl: string;
@@ -78,8 +78,8 @@ export interface BenchEngine {
   databaseUrl: string;
   taskQueue: string;
   peer: SshPeer;
-  api: ReturnType<typeof import("../../trpc/router").createCaller>;
-  db: ReturnType<typeof import("../../core/db").db>;
+  api: ReturnType<typeof import("../trpc/router").createCaller>;
+  db: ReturnType<typeof import("../core/db").db>;
   temporal: import("@temporalio/client").Client;
   addServer(name?: string): Promise<{ id: string }>;
   stop(): Promise<void>;
@@ -93,10 +93,10 @@ export interface BenchEngine {
 export async function startEngine(infra: Infra): Promise<BenchEngine> {
   process.env.TEST_PG_ADMIN_URL = infra.pgAdminUrl;
   process.env.TEST_TEMPORAL_ADDRESS = infra.temporalAddress;
-  const { startEngine: startTestEngine } = await import("../setup/engine");
+  const { startEngine: startTestEngine } = await import("../tests/setup/engine");
   const e = await startTestEngine();
-  const { temporalClient } = await import("../../temporal/client");
-  const { closeAll } = await import("../../activities/ssh/pool");
+  const { temporalClient } = await import("../temporal/client");
+  const { closeAll } = await import("../activities/ssh/pool");
   return {
     databaseUrl: e.env.database.url,
     taskQueue: e.env.taskQueue,

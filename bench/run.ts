@@ -11,14 +11,14 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Context } from "@temporalio/activity";
 import pg from "pg";
-import { maxOverlap, type ExecRecord } from "../fixtures/ssh-peer";
+import { maxOverlap, type ExecRecord } from "../tests/fixtures/ssh-peer";
 import { startEngine, startInfra, type BenchEngine, type Infra } from "./harness";
 import { operationHistory, queueHistory, type ActivitySpan, type OperationHistory, type WorkflowTaskSpan } from "./history";
 import { cpuReport, cpuSnapshot, perUnit } from "./cpu";
 import { startProfile } from "./profile";
 import { fmt, median, percentile, round, summary } from "./stats";
 import { measureLive } from "./live";
-import { gate } from "../setup/engine";
+import { gate } from "../tests/setup/engine";
 
 const HARD_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 300_000);
 const HANDOFF_OPS = 41; // → 40 handoffs
@@ -400,9 +400,9 @@ async function handoffAndOverhead(e: BenchEngine) {
   });
 
   // --- milestone overhead: engine span of runMilestone − raw ssh2 exec of the same script ---
-  const { connect } = await import("../../activities/ssh/client");
-  const { script } = await import("../../activities/ssh/shell");
-  const { loadTarget } = await import("../../activities/targets");
+  const { connect } = await import("../activities/ssh/client");
+  const { script } = await import("../activities/ssh/shell");
+  const { loadTarget } = await import("../activities/targets");
   const milestone = (act(histories[1]!, "runMilestone").input as { milestone: { steps: { label: string; argv: string[] }[] } }).milestone;
   const target = await loadTarget(sid);
   const connectTimes: number[] = [];

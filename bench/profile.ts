@@ -24,7 +24,7 @@ function bucket(url: string, fn: string): string {
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (nm) return nm[1]!;
   if (url.startsWith("node:")) return `node:${url.slice(5).split("/")[0]}`;
-  const proj = /\/work\/[^/]+\/([^/]+)\//.exec(url) ?? /file:\/\/.*?\/(activities|app|trpc|temporal|workflows|tests|scripts)\//.exec(url);
+  const proj = /\/work\/[^/]+\/([^/]+)\//.exec(url) ?? /file:\/\/.*?\/(activities|app|bench|catalogue|core|domain|trpc|temporal|web|workflows|tests|scripts)\//.exec(url);
   return proj ? `project ${proj[1]}/` : url.split("/").slice(-2).join("/");
 }
 

@@ -9,11 +9,11 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import WebSocket from "ws";
-import { databaseUrl } from "../../scripts/infra/postgres";
-import { freePort, waitFor } from "../../scripts/infra/ports";
+import { databaseUrl } from "../scripts/infra/postgres";
+import { freePort, waitFor } from "../scripts/infra/ports";
 import { median, percentile } from "./stats";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLIENTS = 1000;
 const ROUNDS = 30;
 const SERVERS = 1000;
@@ -151,7 +151,7 @@ export async function measureLive(infra: { pgAdminUrl: string; temporalAddress: 
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
-// Run alone: tsx tests/bench/live.ts
+// Run alone: tsx bench/live.ts
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { startInfra } = await import("./harness");
   const infra = await startInfra();
