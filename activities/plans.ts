@@ -3,7 +3,8 @@
 // beyond that id. The plan is rebuilt here from the rows (pure builders, cheap), so commands
 // and whatever secrets they carry never travel through Temporal's history.
 import { ApplicationFailure } from "@temporalio/common";
-import type { Plan, Precondition, ResourceKind, ServerFacts } from "../catalogue/kit";
+import { packageDefinition } from "../catalogue";
+import { requirePackage, type Plan, type Precondition, type ResourceKind, type ServerFacts } from "../catalogue/kit";
 import { db } from "../core/db";
 import { kindOf, resourceTable, type ResourceRow } from "../core/resources";
 import { ACTIONS, type Action } from "../domain/resources";
@@ -55,9 +56,15 @@ export function planOf(loaded: LoadedOperation & { resource: ResourceRow }): Pla
   }
 }
 
+/**
+ * The kind's parent package (anything but a removal needs it: removing a rule after ufw is
+ * gone must still work), then the action's own preconditions.
+ */
 export function preconditionsOf(loaded: LoadedOperation & { resource: ResourceRow }): readonly Precondition[] {
+  const { kind, action } = loaded;
+  const parent = kind.parent && action !== "remove" ? [requirePackage(kind.parent, `Install ${packageDefinition(kind.parent)?.label ?? kind.parent} on this server first`)] : [];
   try {
-    return actionOf(loaded).requires?.(loaded.resource, { server: loaded.server }) ?? [];
+    return [...parent, ...(actionOf(loaded).requires?.(loaded.resource, { server: loaded.server }) ?? [])];
   } catch (e) {
     throw invalid(e instanceof Error ? e.message : String(e));
   }

@@ -6,7 +6,7 @@ import { firewallRule } from "./resources/firewall-rule";
 import { scheduledTask } from "./resources/scheduled-task";
 import { supervisorProgram } from "./resources/supervisor-program";
 
-export { PACKAGES, packageDefinition } from "./packages";
+export { allPackages, PACKAGES, packageDefinition, registerPackage } from "./packages";
 
 /** Resource kinds with their own create form and page (tRPC router per kind, generic). */
 export const RESOURCE_KINDS = [firewallRule, scheduledTask, supervisorProgram] as const;
@@ -14,13 +14,24 @@ export const RESOURCE_KINDS = [firewallRule, scheduledTask, supervisorProgram] a
 /** Everything the engine can run an operation on: the packages themselves and the kinds. */
 export const ALL_KINDS = [serverPackage, ...RESOURCE_KINDS] as const;
 
-export function resourceKind(type: string): ResourceKind | undefined {
-  // The kinds differ in their row and input types; the engine only uses what they share.
-  const kinds: readonly ResourceKind[] = ALL_KINDS;
-  return kinds.find((k) => k.type === type);
+/** Kinds added at run time (tests, and code that extends BrokeForge) before the app starts. */
+const registered: ResourceKind[] = [];
+
+export function registerResourceKind(kind: ResourceKind): void {
+  if (resourceKind(kind.type) || allKinds().some((k) => k.api === kind.api)) throw new Error(`A resource kind ${kind.type} / ${kind.api} exists already`);
+  registered.push(kind);
 }
 
-export function resourceKindByEntity(entity: string): ResourceKind | undefined {
-  const kinds: readonly ResourceKind[] = ALL_KINDS;
-  return kinds.find((k) => k.entity === entity);
+/** Run-time registered kinds, which get routers like the built-in ones (untyped for clients). */
+export function registeredKinds(): readonly ResourceKind[] {
+  return registered;
+}
+
+/** Every kind. They differ in their row and input types; the engine only uses what they share. */
+export function allKinds(): readonly ResourceKind[] {
+  return [...ALL_KINDS, ...registered];
+}
+
+export function resourceKind(type: string): ResourceKind | undefined {
+  return allKinds().find((k) => k.type === type);
 }

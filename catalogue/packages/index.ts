@@ -6,6 +6,19 @@ import { supervisor } from "./supervisor";
 
 export const PACKAGES: readonly PackageDefinition[] = [firewall, scheduler, supervisor];
 
+/** Packages added at run time (tests, and code that extends BrokeForge) before the app starts. */
+const registered: PackageDefinition[] = [];
+
+export function registerPackage(definition: PackageDefinition): void {
+  if (packageDefinition(definition.type)) throw new Error(`A package of type ${JSON.stringify(definition.type)} exists already`);
+  registered.push(definition);
+}
+
 export function packageDefinition(type: string): PackageDefinition | undefined {
-  return PACKAGES.find((p) => p.type === type);
+  return PACKAGES.find((p) => p.type === type) ?? registered.find((p) => p.type === type);
+}
+
+/** Every package, for lists shown to users. */
+export function allPackages(): readonly PackageDefinition[] {
+  return [...PACKAGES, ...registered];
 }

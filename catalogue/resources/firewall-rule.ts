@@ -2,7 +2,7 @@
 // command builders live with the firewall package (catalogue/packages/firewall.ts).
 import type { FirewallRule } from "../../generated/prisma/browser";
 import { firewallRuleInputSchema, sshRuleConflict } from "../../domain/firewall";
-import { defineResource, FieldError, requirePackage } from "../kit";
+import { defineResource, FieldError } from "../kit";
 import { firewallRuleAddPlan, firewallRuleRemovePlan } from "../packages/firewall";
 
 export const firewallRule = defineResource<FirewallRule>()({
@@ -23,7 +23,6 @@ export const firewallRule = defineResource<FirewallRule>()({
     install: {
       label: "Add",
       plan: (rule, { server }) => firewallRuleAddPlan(rule, { sshPort: server.sshPort }),
-      requires: () => [requirePackage("firewall", "Install the firewall (ufw) on this server first")],
     },
     remove: { label: "Remove", plan: (rule, { server }) => firewallRuleRemovePlan(rule, { sshPort: server.sshPort }) },
   },

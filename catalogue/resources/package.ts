@@ -3,7 +3,7 @@
 import { z } from "zod";
 import type { ServerPackage } from "../../generated/prisma/browser";
 import { defineResource, requirePackage, type PlanContext } from "../kit";
-import { packageDefinition, PACKAGES } from "../packages";
+import { allPackages, packageDefinition } from "../packages";
 
 export const serverPackage = defineResource<ServerPackage>()({
   type: "package",
@@ -13,7 +13,7 @@ export const serverPackage = defineResource<ServerPackage>()({
   parent: "",
   label: { one: "package", many: "Packages" },
   input: z.object({
-    type: z.string().refine((t) => packageDefinition(t) !== undefined, { message: `Choose ${PACKAGES.map((p) => p.type).join(", ")}` }),
+    type: z.string().refine((t) => packageDefinition(t) !== undefined, { message: `Choose ${allPackages().map((p) => p.type).join(", ")}` }),
   }),
   create: ({ type }) => ({ type, name: mustFind(type).name }),
   duplicateMessage: ({ type }) => `${mustFind(type).name} is already installed or installing`,

@@ -2,7 +2,7 @@
 // The crontab builders live with the scheduler package (catalogue/packages/scheduler.ts).
 import type { ScheduledTask } from "../../generated/prisma/browser";
 import { cronExpressionFor, scheduledTaskInputSchema } from "../../domain/scheduler";
-import { defineResource, requirePackage } from "../kit";
+import { defineResource } from "../kit";
 import { taskInstallPlan, taskPausePlan, taskRemovePlan, taskResumePlan } from "../packages/scheduler";
 
 export const scheduledTask = defineResource<ScheduledTask>()({
@@ -20,7 +20,6 @@ export const scheduledTask = defineResource<ScheduledTask>()({
     install: {
       label: "Install",
       plan: (task) => taskInstallPlan(task),
-      requires: () => [requirePackage("scheduler", "Install the scheduler (cron) on this server first")],
     },
     remove: { label: "Remove", plan: (task) => taskRemovePlan(task) },
     pause: { label: "Pause", plan: (task) => taskPausePlan(task) },

@@ -3,7 +3,7 @@
 import type { SupervisorProgram } from "../../generated/prisma/browser";
 import { supervisorProgramInputSchema } from "../../domain/supervisor";
 import { files, users } from "../commands";
-import { defineResource, requireCheck, requirePackage } from "../kit";
+import { defineResource, requireCheck } from "../kit";
 import { programInstallPlan, programRemovePlan, programRestartPlan } from "../packages/supervisor";
 
 export const supervisorProgram = defineResource<SupervisorProgram>()({
@@ -23,7 +23,6 @@ export const supervisorProgram = defineResource<SupervisorProgram>()({
       // A program in a directory that isn't there (e.g. /home/brokeforge on a server that was
       // never provisioned) would fail three times in a row; say so once, before anything runs.
       requires: (program) => [
-        requirePackage("supervisor", "Install supervisor on this server first"),
         requireCheck(`The user ${program.user} does not exist on the server`, ...users.exists(program.user)),
         requireCheck(`The directory ${program.directory} does not exist on the server`, ...files.requireDir(program.directory)),
       ],
