@@ -7,8 +7,11 @@
 //   const { trpc, close } = createBrokeForgeClient({ url: "http://127.0.0.1:3000", token: "bf_…" });
 //   const servers = await trpc.servers.list.query();
 //
+// Outputs are decoded with superjson (the server's transformer), so dates are `Date`s here too.
+//
 // Types only from the router: this file must not pull server modules into a script.
 import { createTRPCClient, createWSClient, httpLink, splitLink, wsLink, type TRPCClient } from "@trpc/client";
+import superjson from "superjson";
 import WebSocket from "ws";
 import type { AppRouter } from "./router";
 
@@ -66,8 +69,8 @@ export function createBrokeForgeClient(opts: BrokeForgeClientOptions): BrokeForg
     links: [
       splitLink({
         condition: (op) => op.type === "subscription",
-        true: wsLink({ client: wsClient }),
-        false: httpLink({ url: http, headers: { authorization: `Bearer ${opts.token}` } }),
+        true: wsLink({ client: wsClient, transformer: superjson }),
+        false: httpLink({ url: http, headers: { authorization: `Bearer ${opts.token}` }, transformer: superjson }),
       }),
     ],
   });

@@ -1,9 +1,14 @@
 import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
 import { ZodError } from "zod";
 import { fieldErrorsOf, type FieldErrors } from "../domain/schemas";
 import type { Context } from "./context";
 
+// superjson on the wire (HTTP and ws): outputs keep their Dates (and bigint, Map, Set), so a
+// procedure's output type is the same in a loader (server-side caller), the browser and scripts.
+// Every client link must pass the same transformer.
 const t = initTRPC.context<Context>().create({
+  transformer: superjson,
   errorFormatter({ shape, error }) {
     // Validation failures carry per-field messages the forms render next to inputs.
     const fieldErrors: FieldErrors | null = error.cause instanceof ZodError ? fieldErrorsOf(error.cause) : null;

@@ -1,9 +1,11 @@
 // The browser's tRPC client: queries and mutations over HTTP (/trpc, session cookie),
 // subscriptions over one WebSocket (/trpc). TanStack Query caches; live events invalidate.
+// superjson on every terminating link (the server's transformer): Dates arrive as Dates.
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { createTRPCClient, createWSClient, httpBatchLink, splitLink, wsLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState } from "react";
+import superjson from "superjson";
 import type { AppRouter } from "../../trpc/router";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
@@ -11,7 +13,7 @@ export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRou
 function makeClient() {
   if (typeof window === "undefined") {
     // Server render: pages get their data from loaders (initialData); nothing is fetched here.
-    return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: "http://127.0.0.1/trpc" })] });
+    return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: "http://127.0.0.1/trpc", transformer: superjson })] });
   }
   const ws = createWSClient({
     url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/trpc`,
@@ -26,8 +28,8 @@ function makeClient() {
     links: [
       splitLink({
         condition: (op) => op.type === "subscription",
-        true: wsLink({ client: ws }),
-        false: httpBatchLink({ url: "/trpc" }),
+        true: wsLink({ client: ws, transformer: superjson }),
+        false: httpBatchLink({ url: "/trpc", transformer: superjson }),
       }),
     ],
   });

@@ -25,7 +25,7 @@ export default function Dashboard() {
 function ServerList() {
   const loaded = useLoaderData<typeof loader>();
   const trpc = useTRPC();
-  const servers = useQuery(trpc.servers.list.queryOptions(undefined, { initialData: loaded.servers as never })).data ?? loaded.servers;
+  const servers = useQuery(trpc.servers.list.queryOptions(undefined, { initialData: loaded.servers })).data ?? loaded.servers;
   return (
     <div>
       <div className="flex flex-wrap items-center justify-between gap-4">

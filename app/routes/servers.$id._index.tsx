@@ -15,7 +15,7 @@ const KEY_HELP: Record<string, string> = {
 export default function ServerOverview() {
   const loaded = useRouteLoaderData<typeof loader>("routes/servers.$id")!;
   const trpc = useTRPC();
-  const server = useQuery(trpc.servers.byId.queryOptions({ id: loaded.server.id }, { initialData: loaded.server as never })).data ?? loaded.server;
+  const server = useQuery(trpc.servers.byId.queryOptions({ id: loaded.server.id }, { initialData: loaded.server })).data ?? loaded.server;
   const result = useActionData<typeof action>();
   const busy = useNavigation().state !== "idle";
   return (

@@ -22,7 +22,7 @@ export default function ActivityTab() {
   const loaded = useLoaderData<typeof loader>();
   const trpc = useTRPC();
   const client = useTRPCClient();
-  const ops = useQuery(trpc.operations.list.queryOptions({ serverId: loaded.serverId }, { initialData: loaded.operations as never })).data ?? [];
+  const ops = useQuery(trpc.operations.list.queryOptions({ serverId: loaded.serverId }, { initialData: loaded.operations })).data ?? [];
   const cancel = useApiAction();
   if (ops.length === 0) return <EmptyState title="No operations yet">Everything BrokeForge does on this server appears here.</EmptyState>;
   return (

@@ -19,7 +19,7 @@ export default function FirewallTab() {
   const trpc = useTRPC();
   const client = useTRPCClient();
   const serverId = loaded.serverId;
-  const rules = useQuery(trpc.firewall.list.queryOptions({ serverId }, { initialData: loaded.rules as never })).data ?? [];
+  const rules = useQuery(trpc.firewall.list.queryOptions({ serverId }, { initialData: loaded.rules })).data ?? [];
   const form = useApiForm(firewallRuleInputSchema, (input) => client.firewall.create.mutate({ serverId, ...input }));
 
   return (

@@ -21,7 +21,7 @@ export default function PackagesTab() {
   const trpc = useTRPC();
   const client = useTRPCClient();
   const serverId = loaded.serverId;
-  const packages = useQuery(trpc.packages.list.queryOptions({ serverId }, { initialData: loaded.packages as never })).data ?? [];
+  const packages = useQuery(trpc.packages.list.queryOptions({ serverId }, { initialData: loaded.packages })).data ?? [];
   const install = useApiAction();
   const missing = PACKAGES.filter((d) => !packages.some((p) => p.type === d.type));
   return (

@@ -30,7 +30,7 @@ export default function SchedulerTab() {
   const trpc = useTRPC();
   const client = useTRPCClient();
   const serverId = loaded.serverId;
-  const tasks = useQuery(trpc.scheduler.list.queryOptions({ serverId }, { initialData: loaded.tasks as never })).data ?? [];
+  const tasks = useQuery(trpc.scheduler.list.queryOptions({ serverId }, { initialData: loaded.tasks })).data ?? [];
   const form = useApiForm(scheduledTaskInputSchema, (input) => client.scheduler.create.mutate({ serverId, ...input }));
   const [frequency, setFrequency] = useState("daily");
 

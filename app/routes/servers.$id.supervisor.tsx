@@ -19,7 +19,7 @@ export default function SupervisorTab() {
   const trpc = useTRPC();
   const client = useTRPCClient();
   const serverId = loaded.serverId;
-  const programs = useQuery(trpc.supervisor.list.queryOptions({ serverId }, { initialData: loaded.programs as never })).data ?? [];
+  const programs = useQuery(trpc.supervisor.list.queryOptions({ serverId }, { initialData: loaded.programs })).data ?? [];
   const form = useApiForm(supervisorProgramInputSchema, (input) => client.supervisor.create.mutate({ serverId, ...input }));
 
   return (

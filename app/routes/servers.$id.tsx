@@ -46,7 +46,7 @@ export default function ServerLayout() {
   const loaded = useLoaderData<typeof loader>();
   const trpc = useTRPC();
   const { data: server } = useQuery(
-    trpc.servers.byId.queryOptions({ id: loaded.server.id }, { initialData: loaded.server as never }),
+    trpc.servers.byId.queryOptions({ id: loaded.server.id }, { initialData: loaded.server }),
   );
   const s = server ?? loaded.server;
   const busy = useNavigation().state !== "idle";

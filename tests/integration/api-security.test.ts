@@ -1,5 +1,6 @@
 // The API as an outsider sees it over HTTP and ws: ownership, secrets, validation, tokens.
 import { createTRPCClient, createWSClient, httpLink, TRPCClientError, wsLink } from "@trpc/client";
+import superjson, { type SuperJSONResult } from "superjson";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../trpc/router";
@@ -30,7 +31,7 @@ async function userWithToken(email: string) {
 
 function httpClient(token?: string) {
   return createTRPCClient<AppRouter>({
-    links: [httpLink({ url: `${web.url}/trpc`, headers: () => (token ? { authorization: `Bearer ${token}` } : {}) })],
+    links: [httpLink({ url: `${web.url}/trpc`, headers: () => (token ? { authorization: `Bearer ${token}` } : {}), transformer: superjson })],
   });
 }
 
@@ -42,7 +43,7 @@ function wsClient(token: string, onClose?: (code?: number) => void) {
     retryDelayMs: () => 60_000, // don't reconnect during the test
     onClose: (cause) => onClose?.(cause?.code),
   });
-  return { client, trpc: createTRPCClient<AppRouter>({ links: [wsLink({ client })] }) };
+  return { client, trpc: createTRPCClient<AppRouter>({ links: [wsLink({ client, transformer: superjson })] }) };
 }
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
@@ -186,9 +187,10 @@ describe("API tokens", () => {
     const cookie = signup.headers.get("set-cookie")!.split(";")[0]!;
     const sock = new WebSocket(`${web.url.replace("http", "ws")}/trpc`, { headers: { cookie, origin: web.url } });
     await new Promise((r) => sock.once("open", r));
-    sock.send(JSON.stringify({ id: 1, method: "query", params: { path: "auth.whoami", input: null } }));
-    const first = JSON.parse(String(await new Promise((r) => sock.once("message", r))));
-    expect(first.result.data.email).toBe("logout-ws@example.com");
+    // The wire format is superjson's ({ json, meta? }) both ways, as the tRPC links send it.
+    sock.send(JSON.stringify({ id: 1, method: "query", params: { path: "auth.whoami", input: superjson.serialize(undefined) } }));
+    const first = JSON.parse(String(await new Promise((r) => sock.once("message", r)))) as { result: { data: SuperJSONResult } };
+    expect(superjson.deserialize<{ email: string }>(first.result.data).email).toBe("logout-ws@example.com");
     const closed = new Promise<number>((r) => sock.once("close", (code) => r(code)));
     await fetch(`${web.url}/logout`, { method: "POST", redirect: "manual", headers: { cookie } });
     expect(await closed).toBe(4001);

@@ -2,6 +2,7 @@
 // restart, and ids that follow commit order.
 import { createTRPCClient, createWSClient, wsLink } from "@trpc/client";
 import pg from "pg";
+import superjson from "superjson";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../trpc/router";
@@ -35,7 +36,7 @@ function subscribe(opts: { token: string; serverId?: string; lastEventId?: strin
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     retryDelayMs: () => 200,
   });
-  const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client })] });
+  const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client, transformer: superjson })] });
   const handlers = {
     // The first message of a fresh subscription marks its resume point; it is not a change.
     onData: (ev: { id: string; data: LiveEvent }) => (ev.data.entity === "stream" ? starts.push(ev.id) : events.push(ev.data)),
