@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import superjson, { type SuperJSONResult } from "superjson";
 import WebSocket from "ws";
 import { databaseUrl } from "../scripts/infra/postgres";
 import { freePort, waitFor } from "../scripts/infra/ports";
@@ -70,11 +71,13 @@ export async function measureLive(infra: { pgAdminUrl: string; temporalAddress: 
       body: new URLSearchParams({ email: "bench@example.com", password: "bench password long" }),
     });
     const cookie = signup.headers.get("set-cookie")!.split(";")[0]!;
-    const token = ((await (await fetch(`${base}/trpc/tokens.create`, {
+    // tRPC's wire format is superjson's ({ json, meta? }) both ways.
+    const created = (await (await fetch(`${base}/trpc/tokens.create`, {
       method: "POST",
       headers: { cookie, "content-type": "application/json" },
-      body: JSON.stringify({ name: "bench" }),
-    })).json()) as { result: { data: { token: string } } }).result.data.token;
+      body: superjson.stringify({ name: "bench" }),
+    })).json()) as { result: { data: SuperJSONResult } };
+    const { token } = superjson.deserialize<{ token: string }>(created.result.data);
     const { rows: [user] } = await db.query(`select id from "User" where email = 'bench@example.com'`);
     const ids = Array.from({ length: SERVERS }, () => `bench${randomUUID().replaceAll("-", "")}`);
     await db.query(
@@ -108,10 +111,11 @@ export async function measureLive(infra: { pgAdminUrl: string; temporalAddress: 
     for (let i = 0; i < CLIENTS; i++) {
       const ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${token}` } });
       sockets.push(ws);
-      ws.on("open", () => ws.send(JSON.stringify({ id: 1, method: "subscription", params: { path: "live.server", input: { serverId: target } } })));
+      const input = superjson.serialize({ serverId: target });
+      ws.on("open", () => ws.send(JSON.stringify({ id: 1, method: "subscription", params: { path: "live.server", input } })));
       ws.on("message", (raw) => {
-        const msg = JSON.parse(String(raw)) as { result?: { type: string; data?: { data?: { entity: string } } } };
-        const entity = msg.result?.data?.data?.entity;
+        const msg = JSON.parse(String(raw)) as { result?: { type: string; data?: SuperJSONResult } };
+        const entity = msg.result?.data ? superjson.deserialize<{ data?: { entity: string } }>(msg.result.data).data?.entity : undefined;
         if (entity === "stream") started++;
         else if (entity === "server" && round >= 0) {
           latencies.push(performance.now() - t0);
