@@ -4,10 +4,12 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import type pg from "pg";
 import type { TestProject } from "vitest/node";
 import { resolveTemporalCli } from "../scripts/infra/temporal";
 import type { SshPeer } from "../tests/fixtures/ssh-peer";
 import globalSetup from "../tests/setup/global";
+import type { Report } from "./report";
 
 export interface Infra {
   pgAdminUrl: string;
@@ -112,3 +114,12 @@ export async function startEngine(infra: Infra): Promise<BenchEngine> {
   };
 }
 
+
+/** What each measuring phase (baselines.ts, temporal-floor.ts, handoff.ts, parallel.ts) works with. */
+export interface Bench {
+  infra: Infra;
+  engine: BenchEngine;
+  /** The bench's own pg client on the engine's database; its queries are left out of the accounting. */
+  poller: pg.Client;
+  report: Report;
+}

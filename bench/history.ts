@@ -2,6 +2,7 @@
 import type { Client } from "@temporalio/client";
 import { defaultPayloadConverter } from "@temporalio/common";
 import type { temporal } from "@temporalio/proto";
+import { median, percentile, round } from "./stats";
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -132,4 +133,12 @@ export async function queueHistory(client: Client, workflowId: string): Promise<
     }
   }
   return { children, workflowTasks };
+}
+
+/** Workflow task dispatch (scheduled→started) split by queue kind, as one line. */
+export function wftDispatchSplit(wfts: WorkflowTaskSpan[]): string {
+  const d = (sticky: boolean) => wfts.filter((w) => w.sticky === sticky).map((w) => w.started - w.scheduled).filter(Number.isFinite);
+  const st = d(true);
+  const no = d(false);
+  return `sticky queue ${st.length}× p50 ${round(median(st))} ms (p90 ${round(percentile(st, 90))}), normal queue ${no.length}× p50 ${round(median(no))} ms (p90 ${round(percentile(no, 90))})`;
 }
