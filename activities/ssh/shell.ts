@@ -85,6 +85,8 @@ export interface ScriptOptions {
 export interface RenderedScript {
   /** Shell text to pass to `SshConnection.exec`. */
   command: string;
+  /** The script itself (`command` runs it with `bash -c`); detached.ts stores it in a file. */
+  body: string;
   nonce: string;
   labels: string[];
   parse(stdout: string, stderr?: string): ParsedScriptOutput;
@@ -144,17 +146,24 @@ export function script(steps: readonly ScriptStep[], opts: ScriptOptions = {}): 
     lines.push(`__bf_mark "end:${i}:$__bf_rc"`);
     lines.push(`if [ "$__bf_rc" -ne 0 ]; then exit "$__bf_rc"; fi`);
   });
-  const command = `${BASH} ${quote(lines.join('\n') + '\n')}`;
+  const body = lines.join('\n') + '\n';
+  const command = bashCommand(body);
   if (Buffer.byteLength(command) > MAX_SCRIPT_BYTES) {
     throw new Error(`script: ${Buffer.byteLength(command)} bytes is too long for one command line; upload large content as a file`);
   }
   const labels = steps.map((s) => s.label);
   return {
     command,
+    body,
     nonce,
     labels,
     parse: (stdout, stderr = '') => parseScriptOutput(stdout, nonce, { stderr, labels }),
   };
+}
+
+/** How BrokeForge runs a script body: `exec bash --norc --noprofile -c <body>` (see BASH). */
+export function bashCommand(body: string): string {
+  return `${BASH} ${quote(body)}`;
 }
 
 interface Marker {
