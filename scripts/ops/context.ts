@@ -113,18 +113,21 @@ export function table(headers: string[], rows: string[][]): string {
     .join("\n");
 }
 
+/**
+ * Plain JSON for other programs, not tRPC's superjson wire format: the client has already
+ * decoded the response, and JSON.stringify writes its Dates as ISO 8601 strings (Date#toJSON).
+ */
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
 
 /** "2025-01-02 03:04 UTC (5m ago)". */
-export function when(at: string | Date | null | undefined, now = Date.now()): string {
+export function when(at: Date | null | undefined, now = Date.now()): string {
   if (!at) return "-";
-  const d = new Date(at);
-  const s = Math.round((now - d.getTime()) / 1000);
+  const s = Math.round((now - at.getTime()) / 1000);
   const ago =
     s < 60 ? `${Math.max(s, 0)}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86_400 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86_400)}d`;
-  return `${d.toISOString().slice(0, 16).replace("T", " ")} UTC (${ago} ago)`;
+  return `${at.toISOString().slice(0, 16).replace("T", " ")} UTC (${ago} ago)`;
 }
 
 /** First line of a (multi-line) error log, shortened for a table cell. */

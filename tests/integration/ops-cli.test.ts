@@ -139,8 +139,13 @@ describe("one-shot commands", () => {
 
     const json = await cli(["servers", "--json"]);
     expect(json.code).toBe(0);
-    const list = JSON.parse(json.stdout) as Array<{ id: string; name: string; host: string; connectionStatus: string; currentOperation: unknown }>;
-    expect(list.find((s) => s.id === serverId)).toMatchObject({ name: "ops-box", host: "127.0.0.1", currentOperation: null });
+    const list = JSON.parse(json.stdout) as Array<{ id: string; name: string; host: string; connectionStatus: string; currentOperation: unknown; createdAt: unknown }>;
+    const listed = list.find((s) => s.id === serverId);
+    expect(listed).toMatchObject({ name: "ops-box", host: "127.0.0.1", currentOperation: null });
+    // Plain JSON, not tRPC's superjson wire format: dates are ISO 8601 strings.
+    expect(json.stdout).not.toMatch(/"json"|"meta"/);
+    const stored = await e.db.server.findUniqueOrThrow({ where: { id: serverId } });
+    expect(listed!.createdAt).toBe(stored.createdAt.toISOString());
   });
 
   it("firewall add queues a rule that becomes active; ls and operations show it; rm removes it", async () => {
