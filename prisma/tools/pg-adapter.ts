@@ -59,16 +59,23 @@ function relabelChar<T>(result: T): T {
 /** pg.Client that relabels `"char"` columns as text (workaround 1). */
 class CharRelabelingClient extends pg.Client {
   // pg's query() has many overloads (callback or promise); patch the result in both styles.
-  query(...args: any[]): any {
-    const cbIndex = args.findIndex((a) => typeof a === "function");
-    if (cbIndex >= 0) {
-      const cb = args[cbIndex];
-      args[cbIndex] = (err: unknown, res: unknown) => cb(err, err ? res : relabelChar(res));
-      return (super.query as any)(...args);
+  // One variadic override stands for all of them, which TypeScript accepts only with `any` in
+  // the signature (each overload returns something else); the body works on checked values.
+  override query(...args: any[]): any {
+    const params: unknown[] = args;
+    const cbIndex = params.findIndex((a) => typeof a === "function");
+    const cb = params[cbIndex];
+    if (typeof cb === "function") {
+      params[cbIndex] = (err: unknown, res: unknown) => cb(err, err ? res : relabelChar(res));
+      return Reflect.apply(super.query, this, params);
     }
-    const ret = (super.query as any)(...args);
-    return ret && typeof ret.then === "function" ? ret.then(relabelChar) : ret;
+    const ret: unknown = Reflect.apply(super.query, this, params);
+    return isThenable(ret) ? ret.then(relabelChar) : ret;
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && "then" in value && typeof value.then === "function";
 }
 
 /** Make `queryable.queryRaw` report the relabeled "char" columns as Character. */

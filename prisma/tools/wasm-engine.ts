@@ -28,9 +28,25 @@ export class SchemaEngineError extends Error {
   }
 }
 
+/** The registry Prisma's wasm glue reports a Rust panic's message to (`global.PRISMA_WASM_PANIC_REGISTRY`). */
+interface PanicRegistry {
+  message: string;
+  get(): string;
+  set_message(message: string): void;
+  /** Set once our hook (installPanicHook) wraps set_message. */
+  brokeforgeHooked?: boolean;
+}
+
+declare global {
+  // Shared with Prisma's other wasm modules (the query compiler); whoever loads first creates it.
+  var PRISMA_WASM_PANIC_REGISTRY: PanicRegistry | undefined;
+}
+
 // One instantiation per glue module (it keeps the wasm instance in a module-level variable).
-const instances: WeakMap<object, Promise<void>> = ((globalThis as any)[Symbol.for("brokeforge.schemaEngineWasm")] ??=
-  new WeakMap());
+// On globalThis: tests may load this module more than once (one module graph per runner).
+const INSTANCES = Symbol.for("brokeforge.schemaEngineWasm");
+const shared = globalThis as typeof globalThis & { [INSTANCES]?: WeakMap<object, Promise<void>> };
+const instances = (shared[INSTANCES] ??= new WeakMap());
 
 let panicMessage: string | undefined;
 
@@ -49,9 +65,12 @@ function loadWasm(): Promise<void> {
       const require = createRequire(import.meta.url);
       const dir = path.dirname(require.resolve("@prisma/schema-engine-wasm"));
       const bytes = await readFile(path.join(dir, "schema_engine_bg.wasm"));
-      const { instance } = await WebAssembly.instantiate(bytes, { "./schema_engine_bg.js": glue as any });
+      const { instance } = await WebAssembly.instantiate(bytes, { "./schema_engine_bg.js": glue });
       glue.__wbg_set_wasm(instance.exports);
-      (instance.exports as any).__wbindgen_start();
+      // What the package's entry point does after handing the glue its exports.
+      const start = instance.exports.__wbindgen_start;
+      if (typeof start !== "function") throw new SchemaEngineError("schema_engine_bg.wasm exports no __wbindgen_start");
+      start();
     })();
     instances.set(glue, loading);
   }
@@ -68,8 +87,7 @@ function loadWasm(): Promise<void> {
 const panicListeners = new Set<(message: string) => void>();
 
 function installPanicHook(): void {
-  const g = globalThis as any;
-  g.PRISMA_WASM_PANIC_REGISTRY ??= {
+  const registry = (globalThis.PRISMA_WASM_PANIC_REGISTRY ??= {
     message: "",
     get() {
       return this.message;
@@ -77,8 +95,7 @@ function installPanicHook(): void {
     set_message(message: string) {
       this.message = `RuntimeError: ${message}`;
     },
-  };
-  const registry = g.PRISMA_WASM_PANIC_REGISTRY;
+  });
   if (registry.brokeforgeHooked) return;
   const setMessage = registry.set_message.bind(registry);
   registry.set_message = (message: string) => {
