@@ -2,16 +2,12 @@
 export interface LiveEvent {
   id: string; // monotonically increasing (commit order), as a string for tracked()
   serverId: string | null;
-  /** "stream" marks the first message of a fresh subscription: its id is the resume point. */
-  entity:
-    | "server"
-    | "operation"
-    | "operation_milestone"
-    | "server_package"
-    | "firewall_rule"
-    | "scheduled_task"
-    | "supervisor_program"
-    | "stream";
+  /**
+   * The table that changed: "server", "operation", "operation_milestone", or a resource
+   * kind's `entity` from the catalogue ("firewall_rule"…). "stream" marks the first message
+   * of a fresh subscription: its id is the resume point.
+   */
+  entity: string;
   entityId: string;
   action: "insert" | "update" | "delete" | "start";
 }

@@ -28,6 +28,8 @@ export function ResourceRow(props: {
   status: TaskStatus;
   errorLog: string | null;
   actions: RowActions;
+  /** Button labels from the kind's definition ("Pause"); defaults below. */
+  labels?: Partial<Record<keyof RowActions, string>>;
 }) {
   const action = useApiAction();
   const buttons = (Object.keys(props.actions) as Array<keyof RowActions>).filter((k) => ALLOWED[k].includes(props.status));
@@ -51,7 +53,7 @@ export function ResourceRow(props: {
               }}
               className={`rounded-md border px-2.5 py-1 text-xs font-medium disabled:opacity-50 ${k === "remove" ? "border-red-300 text-red-700 hover:bg-red-50" : "border-slate-300 text-slate-700 hover:bg-slate-50"}`}
             >
-              {LABELS[k]}
+              {props.labels?.[k] ?? LABELS[k]}
             </button>
           ))}
         </div>

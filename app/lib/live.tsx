@@ -4,6 +4,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import { createContext, useContext, useEffect, useMemo, useRef } from "react";
+import { ALL_KINDS } from "../../catalogue";
 import type { LiveEvent } from "../../domain/live";
 import { useTRPC } from "./trpc";
 
@@ -28,11 +29,9 @@ export function LiveUpdates({ serverId, children }: { serverId?: string; childre
       const touched = (...names: Array<LiveEvent["entity"]>) => all || names.some((n) => entities.includes(n));
       const filters = [
         touched("server", "operation") && trpc.servers.pathFilter(),
-        touched("firewall_rule") && trpc.firewall.pathFilter(),
-        touched("scheduled_task") && trpc.scheduler.pathFilter(),
-        touched("supervisor_program") && trpc.supervisor.pathFilter(),
-        touched("server_package") && trpc.packages.pathFilter(),
         touched("operation", "operation_milestone") && trpc.operations.pathFilter(),
+        // Each resource kind's list refetches when its table changes.
+        ...ALL_KINDS.map((kind) => touched(kind.entity) && trpc[kind.api].pathFilter()),
       ];
       for (const f of filters) if (f) void queryClient.invalidateQueries(f);
     },

@@ -51,7 +51,7 @@ function ServerList() {
                 <span className="ml-auto flex flex-wrap items-center gap-2">
                   {s.currentOperation ? (
                     <>
-                      <span className="font-mono text-xs text-slate-500">{s.currentOperation.kind}</span>
+                      <span className="text-xs text-slate-600">{s.currentOperation.title || s.currentOperation.kind}</span>
                       <OperationBadge state={s.currentOperation.state} />
                       {s.currentOperation.state === "running" ? <Progress step={s.currentOperation.milestoneStep} total={s.currentOperation.milestoneTotal} /> : null}
                       {s.queued > 0 ? <span className="text-xs text-slate-500">+{s.queued} queued</span> : null}

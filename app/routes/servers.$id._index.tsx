@@ -77,7 +77,7 @@ export default function ServerOverview() {
           <ul className="mt-2 divide-y divide-slate-100 text-sm">
             {server.operations.map((o) => (
               <li key={o.id} className="flex flex-wrap items-center gap-x-3 gap-y-1 py-2">
-                <span className="font-mono text-xs">{o.kind}</span>
+                <span className="text-xs">{o.title || o.kind}</span>
                 <OperationBadge state={o.state} />
                 <span className="text-xs text-slate-500">{new Date(o.createdAt).toLocaleString()}</span>
                 {o.temporalUrl ? <a className="ml-auto text-xs text-blue-700 underline" href={o.temporalUrl} target="_blank" rel="noreferrer">Open in Temporal UI</a> : null}

@@ -32,7 +32,7 @@ export default function ActivityTab() {
         {ops.map((o) => (
           <li key={o.id} className="space-y-1 px-4 py-3" data-testid="operation" data-kind={o.kind} data-state={o.state}>
             <div className="flex flex-wrap items-center gap-x-3 gap-y-1">
-              <span className="font-mono text-xs">{o.kind}</span>
+              <span className="text-sm" title={o.kind}>{o.title || o.kind}</span>
               <OperationBadge state={o.state} />
               {o.state === "running" || o.state === "queued" ? <Progress step={o.milestoneStep} total={o.milestoneTotal} /> : null}
               <span className="text-xs text-slate-500">{o.by ?? "system"} · {new Date(o.createdAt).toLocaleString()}{o.startedAt ? ` · ${duration(o.startedAt, o.finishedAt)}` : ""}</span>

@@ -2,7 +2,8 @@ import type { LoaderFunctionArgs } from "@remix-run/node";
 import { useLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
 import { firewallRuleInputSchema } from "../../domain/firewall";
-import { EmptyState, ResourceRow } from "../components/resource-row";
+import { firewallRule } from "../../catalogue/resources/firewall-rule";
+import { ResourceList } from "../components/resource-list";
 import { Select } from "../components/select";
 import { Button, Field, FormError } from "../components/ui";
 import { requireApi } from "../lib/forms";
@@ -44,26 +45,15 @@ export default function FirewallTab() {
           <div className="sm:col-span-3"><FormError message={form.formError} /></div>
         </form>
       </section>
-      {rules.length === 0 ? (
-        <EmptyState title="No firewall rules">Rules you add are applied with ufw, one operation each. SSH stays open.</EmptyState>
-      ) : (
-        <ul className="divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white" aria-label="Firewall rules">
-          {rules.map((r) => (
-            <ResourceRow
-              key={r.id}
-              testId={`rule-${r.name}`}
-              title={r.name}
-              detail={`${r.action} ${r.port}${r.protocol === "any" ? "" : `/${r.protocol}`} from ${r.source ?? "anywhere"}`}
-              status={r.status}
-              errorLog={r.errorLog}
-              actions={{
-                retry: () => client.firewall.retry.mutate({ id: r.id }),
-                remove: () => client.firewall.remove.mutate({ id: r.id }),
-              }}
-            />
-          ))}
-        </ul>
-      )}
+      <ResourceList
+        kind={firewallRule}
+        rows={rules}
+        procedures={client.firewall}
+        empty="Rules you add are applied with ufw, one operation each. SSH stays open."
+        testId={(r) => `rule-${r.name}`}
+        title={(r) => r.name}
+        detail={(r) => `${r.action} ${r.port}${r.protocol === "any" ? "" : `/${r.protocol}`} from ${r.source ?? "anywhere"}`}
+      />
     </div>
   );
 }

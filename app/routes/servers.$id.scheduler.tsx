@@ -3,7 +3,8 @@ import { useLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { scheduledTaskInputSchema } from "../../domain/scheduler";
-import { EmptyState, ResourceRow } from "../components/resource-row";
+import { scheduledTask } from "../../catalogue/resources/scheduled-task";
+import { ResourceList } from "../components/resource-list";
 import { Select } from "../components/select";
 import { Button, Field, FormError } from "../components/ui";
 import { requireApi } from "../lib/forms";
@@ -63,28 +64,15 @@ export default function SchedulerTab() {
           <div className="sm:col-span-2"><FormError message={form.formError} /></div>
         </form>
       </section>
-      {tasks.length === 0 ? (
-        <EmptyState title="No scheduled tasks">Tasks run from the user's crontab; BrokeForge only touches the lines it added.</EmptyState>
-      ) : (
-        <ul className="divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white" aria-label="Scheduled tasks">
-          {tasks.map((t) => (
-            <ResourceRow
-              key={t.id}
-              testId={`task-${t.name}`}
-              title={t.name}
-              detail={<><code>{t.cron}</code> as {t.user}: <code>{t.command}</code></>}
-              status={t.status}
-              errorLog={t.errorLog}
-              actions={{
-                pause: () => client.scheduler.pause.mutate({ id: t.id }),
-                resume: () => client.scheduler.resume.mutate({ id: t.id }),
-                retry: () => client.scheduler.retry.mutate({ id: t.id }),
-                remove: () => client.scheduler.remove.mutate({ id: t.id }),
-              }}
-            />
-          ))}
-        </ul>
-      )}
+      <ResourceList
+        kind={scheduledTask}
+        rows={tasks}
+        procedures={client.scheduler}
+        empty="Tasks run from the user's crontab; BrokeForge only touches the lines it added."
+        testId={(t) => `task-${t.name}`}
+        title={(t) => t.name}
+        detail={(t) => <><code>{t.cron}</code> as {t.user}: <code>{t.command}</code></>}
+      />
     </div>
   );
 }

@@ -2,7 +2,8 @@ import type { LoaderFunctionArgs } from "@remix-run/node";
 import { useLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
 import { DEFAULT_PROGRAM_DIRECTORY, supervisorProgramInputSchema } from "../../domain/supervisor";
-import { EmptyState, ResourceRow } from "../components/resource-row";
+import { supervisorProgram } from "../../catalogue/resources/supervisor-program";
+import { ResourceList } from "../components/resource-list";
 import { Checkbox } from "../components/select";
 import { Button, Field, FormError } from "../components/ui";
 import { requireApi } from "../lib/forms";
@@ -45,27 +46,15 @@ export default function SupervisorTab() {
           <div className="sm:col-span-2"><FormError message={form.formError} /></div>
         </form>
       </section>
-      {programs.length === 0 ? (
-        <EmptyState title="No supervisor programs">Long-running processes (queue workers, daemons) kept alive by supervisor.</EmptyState>
-      ) : (
-        <ul className="divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white" aria-label="Supervisor programs">
-          {programs.map((p) => (
-            <ResourceRow
-              key={p.id}
-              testId={`program-${p.name}`}
-              title={p.name}
-              detail={<>{p.numprocs}× <code>{p.command}</code> in {p.directory} as {p.user}</>}
-              status={p.status}
-              errorLog={p.errorLog}
-              actions={{
-                restart: () => client.supervisor.restart.mutate({ id: p.id }),
-                retry: () => client.supervisor.retry.mutate({ id: p.id }),
-                remove: () => client.supervisor.remove.mutate({ id: p.id }),
-              }}
-            />
-          ))}
-        </ul>
-      )}
+      <ResourceList
+        kind={supervisorProgram}
+        rows={programs}
+        procedures={client.supervisor}
+        empty="Long-running processes (queue workers, daemons) kept alive by supervisor."
+        testId={(p) => `program-${p.name}`}
+        title={(p) => p.name}
+        detail={(p) => <>{p.numprocs}× <code>{p.command}</code> in {p.directory} as {p.user}</>}
+      />
     </div>
   );
 }

@@ -26,7 +26,7 @@ const calls = () => (existsSync(join(root, "calls")) ? readFileSync(join(root, "
 
 function run(step: Step) {
   const argv = step.argv.map((a) => (a === APT_UPDATE_STAMP ? join(root, "stamp/apt-update.stamp") : a));
-  return spawnSync("bash", ["-c", toShell(argv)], { env: { PATH: `${join(root, "bin")}:/usr/bin:/bin` }, encoding: "utf8", timeout: 20_000 });
+  return spawnSync("bash", ["-c", toShell(argv)], { env: { PATH: `${join(root, "bin")}:/usr/bin:/bin`, NODE_ENV: "test" }, encoding: "utf8", timeout: 20_000 });
 }
 
 describe("apt.update", () => {

@@ -60,7 +60,7 @@ function toLive(row: ChangeEventRow): LiveEvent {
   return {
     id: String(row.id),
     serverId: row.serverId,
-    entity: row.entity as LiveEvent["entity"],
+    entity: row.entity,
     entityId: row.entityId,
     action: row.action as LiveEvent["action"],
   };

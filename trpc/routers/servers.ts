@@ -45,7 +45,7 @@ export const serversRouter = router({
           where: { state: { in: ["running", "queued"] } },
           orderBy: [{ state: "desc" }, { createdAt: "asc" }], // running sorts before queued
           take: 1,
-          select: { id: true, kind: true, state: true, milestoneStep: true, milestoneTotal: true },
+          select: { id: true, kind: true, title: true, state: true, milestoneStep: true, milestoneTotal: true },
         },
         _count: { select: { operations: { where: { state: "queued" } } } },
       },
@@ -74,6 +74,7 @@ export const serversRouter = router({
       operations: operations.map((o) => ({
         id: o.id,
         kind: o.kind,
+        title: o.title,
         state: o.state,
         errorLog: o.errorLog,
         createdAt: o.createdAt,
