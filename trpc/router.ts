@@ -1,6 +1,6 @@
 // The API: fixed routers, plus one generated router per resource kind in the catalogue
 // (packages, firewall, scheduler, supervisor…), keyed by the kind's `api` name.
-import { ALL_KINDS } from "../catalogue";
+import { ALL_KINDS, registeredKinds } from "../catalogue";
 import type { ResourceKind } from "../catalogue/kit";
 import { authRouter } from "./routers/auth";
 import { liveRouter } from "./routers/live";
@@ -14,7 +14,7 @@ import { createCallerFactory, router } from "./init";
 function kindRouters<const T extends readonly ResourceKind[]>(kinds: T) {
   type Routers = { [K in T[number] as K["api"]]: ReturnType<typeof resourceRouter<K>> };
   const routers: Partial<Record<string, ReturnType<typeof resourceRouter>>> = {};
-  for (const kind of kinds) routers[kind.api] = resourceRouter(kind);
+  for (const kind of [...kinds, ...registeredKinds()]) routers[kind.api] = resourceRouter(kind);
   return routers as Routers; // one entry per kind, built from the same list the type maps over
 }
 
