@@ -8,11 +8,15 @@ import { acquire, discard, release } from "./ssh/pool";
 import { script, type ParsedScriptOutput } from "./ssh/shell";
 import { loadOperation, planOf } from "./plans";
 import { SshError } from "./ssh/errors";
+import type { SshConnection } from "./ssh/client";
+import { runName, startOrAttach, stopRun, STOP_GRACE_SECONDS, type RunPlace } from "./ssh/detached";
 
 /** A command that really failed is tried at most this many times in all (seed: $maxExceptions). */
 export const MAX_COMMAND_FAILURES = 3;
 const OUTPUT_TAIL_BYTES = 8 * 1024;
 const HEARTBEAT_MS = 2_000;
+/** Stopping a detached run: TERM, KILL after the grace, then confirmation, with room for a slow link. */
+const STOP_TIMEOUT_MS = (STOP_GRACE_SECONDS * 2 + 15) * 1000;
 
 export interface RunMilestoneInput {
   operationId: string;
@@ -51,18 +55,27 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
 
     const ctx = Context.current();
     const rendered = script(milestone.steps);
+    // The script runs detached on the server (activities/ssh/detached.ts), so a dead worker or
+    // a dropped connection no longer kills apt/dpkg half-way. Its name is shared by every
+    // attempt until a real failure is recorded: a transport retry attaches to the run (or reads
+    // the result of one that ended meanwhile); a retry after a real failure runs afresh.
+    const run = { name: runName({ operationId, step, run: started.failures + 1 }) };
     const heartbeat = setInterval(() => ctx.heartbeat({ step }), HEARTBEAT_MS);
     let result;
     let conn: Awaited<ReturnType<typeof acquire>> | undefined;
     try {
       conn = await acquire(serverId);
-      result = await conn.exec(rendered.command, {
+      result = await conn.exec(startOrAttach(run, rendered.body), {
         label: milestone.label,
         timeoutMs: input.timeoutMs,
         maxOutputBytes: 256 * 1024,
         signal: ctx.cancellationSignal,
       });
     } catch (err) {
+      // Cancelled or timed out: the run does not end with our channel, so stop it before the
+      // server's next operation can start.
+      const stopping = ctx.cancellationSignal.aborted || (err instanceof SshError && err.kind === "command_timeout");
+      if (stopping && conn) await stopDetached(serverId, conn, run, milestone.label);
       if (err instanceof SshError && err.kind !== "command_timeout") discard(serverId); // reconnect next time
       throw err;
     } finally {
@@ -108,6 +121,31 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
     }
     throw ApplicationFailure.retryable(message, "CommandFailed");
   });
+}
+
+/** Stops a detached run and waits until nothing of it is left; never throws (the cancel or timeout is what the caller reports). */
+async function stopDetached(serverId: string, conn: SshConnection, run: RunPlace, label: string): Promise<void> {
+  const command = stopRun(run);
+  const opts = { label: `Stopping "${label}"`, timeoutMs: STOP_TIMEOUT_MS };
+  try {
+    let stopped;
+    try {
+      stopped = await conn.exec(command, opts);
+    } catch (err) {
+      if (!(err instanceof SshError) || err.kind === "command_timeout") throw err;
+      // The connection went down with the cancel: once more on a fresh one.
+      discard(serverId);
+      const fresh = await acquire(serverId);
+      try {
+        stopped = await fresh.exec(command, opts);
+      } finally {
+        release(serverId, fresh);
+      }
+    }
+    if (stopped.exitCode !== 0) throw new Error(`exit ${stopped.exitCode}: ${stopped.stderr.trim().slice(-500)}`);
+  } catch (err) {
+    Context.current().log.warn(`Could not stop the detached run ${run.name}: it may still be running on the server`, { error: String(err) });
+  }
 }
 
 /** The trimmed stdout of the milestone's step whose output is named `name` (see Step.output). */
