@@ -5,7 +5,12 @@ import os from "node:os";
 
 const TICK_MS = 10; // CLK_TCK = 100 on Linux
 
-interface Proc { pid: number; ppid: number; comm: string; ticks: number }
+interface Proc {
+  pid: number;
+  ppid: number;
+  comm: string;
+  ticks: number;
+}
 
 function read(pid: number): Proc | null {
   try {
@@ -34,7 +39,10 @@ export function cpuSnapshot(): CpuSnapshot {
   const procs = new Map<number, Proc>();
   let pids: number[] = [];
   try {
-    pids = fs.readdirSync("/proc").filter((n) => /^\d+$/.test(n)).map(Number);
+    pids = fs
+      .readdirSync("/proc")
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number);
   } catch {
     // no /proc
   }
@@ -92,19 +100,27 @@ export function cpuReport(a: CpuSnapshot, b: CpuSnapshot): { text: string; cores
   const total = b.machineTotalMs - a.machineTotalMs;
   const others = Math.max(0, busy - ours);
   if (total > 0) {
-    parts.push(`rest of the machine ${(others / 1000).toFixed(1)} s (${(others / wall).toFixed(2)} cores); machine busy ${((100 * busy) / total).toFixed(0)}%`);
+    parts.push(
+      `rest of the machine ${(others / 1000).toFixed(1)} s (${(others / wall).toFixed(2)} cores); machine busy ${((100 * busy) / total).toFixed(0)}%`,
+    );
     cores.others = Number((others / wall).toFixed(2));
   }
   return { text: parts.join("; "), cores, ms: msBy };
 }
 
 /** "node 38 ms + temporal 41 ms + … = 87 ms of CPU per op → at most 23/s on N idle cores". */
-export function perUnit(ms: Record<string, number>, units: number, unit: string, plural = `${unit}s`): { text: string; totalMs: number; maxPerSec: number } {
+export function perUnit(
+  ms: Record<string, number>,
+  units: number,
+  unit: string,
+  plural = `${unit}s`,
+): { text: string; totalMs: number; maxPerSec: number } {
   const entries = Object.entries(ms).filter(([, v]) => v / units >= 0.05);
   const totalMs = entries.reduce((a, [, v]) => a + v, 0) / units;
   const cores = os.cpus().length;
   const maxPerSec = totalMs > 0 ? (1000 * cores) / totalMs : NaN;
-  const text = `${entries.map(([k, v]) => `${k.split(" ")[0]} ${(v / units).toFixed(1)} ms`).join(" + ")} = ${totalMs.toFixed(1)} ms of CPU per ${unit}` +
+  const text =
+    `${entries.map(([k, v]) => `${k.split(" ")[0]} ${(v / units).toFixed(1)} ms`).join(" + ")} = ${totalMs.toFixed(1)} ms of CPU per ${unit}` +
     ` → at most ~${maxPerSec.toFixed(0)} ${plural}/s if this run had all ${cores} cores to itself`;
   return { text, totalMs, maxPerSec };
 }

@@ -118,7 +118,9 @@ async function queuedRun({ engine: e, poller, report }: Bench): Promise<QueuedRu
   const wftLat = histories.flatMap((h) => h.workflowTasks.map((w) => w.completed - w.scheduled)).filter(Number.isFinite);
   const wftStartLat = histories.flatMap((h) => h.workflowTasks.map((w) => w.started - w.scheduled)).filter(Number.isFinite);
   const actDispatch = histories.flatMap((h) => h.activities.map((a) => a.started - a.scheduled)).filter(Number.isFinite);
-  log(`  workflow tasks per operation (child): ${median(wftCount)} + 1 on the queue workflow; workflow task scheduled→completed ${fmt(summary(wftLat))}`);
+  log(
+    `  workflow tasks per operation (child): ${median(wftCount)} + 1 on the queue workflow; workflow task scheduled→completed ${fmt(summary(wftLat))}`,
+  );
   log(
     `  of which scheduled→started (server→worker dispatch): p50 ${round(median(wftStartLat))} ms; ` +
       `activity scheduled→started: p50 ${round(median(actDispatch))} ms (eager activities)`,
@@ -189,14 +191,21 @@ async function milestoneOverhead({ report }: Bench, { serverId, execs, histories
   const ownExec = measured.map((h, k) => {
     const a = act(h, "runMilestone");
     const x = execs[k + 1]!;
-    return { dispatch: a.started - a.scheduled, pre: x.startedAt - a.started, exec: x.endedAt - x.startedAt, post: a.completed - x.endedAt };
+    return {
+      dispatch: a.started - a.scheduled,
+      pre: x.startedAt - a.started,
+      exec: x.endedAt - x.startedAt,
+      post: a.completed - x.endedAt,
+    };
   });
   log("");
   log(`milestone_overhead_ms = ${round(os.p50)}  [${fmt(os)}]`);
   log(`  method: per milestone, the engine span = runMilestone ActivityTaskScheduled → ActivityTaskCompleted (event times`);
   log(`  in the child workflow's Temporal history), over the ${measured.length} operations above (the held first one excluded);`);
   log(`  minus the median raw exec: ssh2 connect() (activities/ssh/client.ts) once with the server's own key/target, then`);
-  log(`  conn.exec() of the same script() rendering of the same milestone, ${RAW_EXECS}× on the open connection (5 warm-up execs dropped).`);
+  log(
+    `  conn.exec() of the same script() rendering of the same milestone, ${RAW_EXECS}× on the open connection (5 warm-up execs dropped).`,
+  );
   log(`  engine span ${fmt(summary(spans))}`);
   log(`  raw exec    ${fmt(summary(raw))}`);
   log(`  (for scale: a new ssh2 connection to the peer, handshake + auth, takes ${fmt(summary(connectTimes))})`);

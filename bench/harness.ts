@@ -53,7 +53,10 @@ async function withDynamicConfig(values: string[]): Promise<() => Promise<void>>
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "brokeforge-bench-cli-"));
   const wrapper = path.join(dir, "temporal");
   const q = (x: string) => `'${x.replaceAll("'", `'\\''`)}'`;
-  const flags = values.flatMap((v) => ["--dynamic-config-value", v]).map(q).join(" ");
+  const flags = values
+    .flatMap((v) => ["--dynamic-config-value", v])
+    .map(q)
+    .join(" ");
   await fs.writeFile(wrapper, `#!/bin/sh\nexec ${q(cli)} "$@" ${flags}\n`, { mode: 0o755 });
   const before = process.env.TEMPORAL_CLI_PATH;
   process.env.TEMPORAL_CLI_PATH = wrapper;
@@ -74,7 +77,6 @@ async function removeOwnRunDirs() {
     if (owner.trim() === String(process.pid)) await fs.rm(dir, { recursive: true, force: true });
   }
 }
-
 
 export interface BenchEngine {
   databaseUrl: string;
@@ -113,7 +115,6 @@ export async function startEngine(infra: Infra): Promise<BenchEngine> {
     },
   };
 }
-
 
 /** What each measuring phase (baselines.ts, temporal-floor.ts, handoff.ts, parallel.ts) works with. */
 export interface Bench {

@@ -56,9 +56,13 @@ export async function operationHistory(client: Client, workflowId: string): Prom
     const t = ms(e.eventTime);
     const id = idOf(e.eventId);
     if (e.workflowExecutionStartedEventAttributes) out.started = t;
-    else if (e.workflowExecutionCompletedEventAttributes) (out.closed = t), (out.status = "completed");
-    else if (e.workflowExecutionFailedEventAttributes) (out.closed = t), (out.status = "failed");
-    else if (e.activityTaskScheduledEventAttributes) {
+    else if (e.workflowExecutionCompletedEventAttributes) {
+      out.closed = t;
+      out.status = "completed";
+    } else if (e.workflowExecutionFailedEventAttributes) {
+      out.closed = t;
+      out.status = "failed";
+    } else if (e.activityTaskScheduledEventAttributes) {
       const a = e.activityTaskScheduledEventAttributes;
       const payload = a.input?.payloads?.[0];
       const span: ActivitySpan = {
@@ -67,14 +71,17 @@ export async function operationHistory(client: Client, workflowId: string): Prom
         started: NaN,
         completed: NaN,
         attempt: 1,
-        input: payload ? defaultPayloadConverter.fromPayload(payload as never) : undefined,
+        input: payload ? defaultPayloadConverter.fromPayload(payload) : undefined,
       };
       byId.set(id, span);
       out.activities.push(span);
     } else if (e.activityTaskStartedEventAttributes) {
       const a = e.activityTaskStartedEventAttributes;
       const span = byId.get(idOf(a.scheduledEventId));
-      if (span) (span.started = t), (span.attempt = a.attempt ?? 1);
+      if (span) {
+        span.started = t;
+        span.attempt = a.attempt ?? 1;
+      }
     } else if (e.activityTaskCompletedEventAttributes) {
       const span = byId.get(idOf(e.activityTaskCompletedEventAttributes.scheduledEventId));
       if (span) span.completed = t;
@@ -101,7 +108,10 @@ export interface ChildSpan {
 }
 
 /** The server queue workflow's view of its children: start initiated → started → closed. */
-export async function queueHistory(client: Client, workflowId: string): Promise<{ children: ChildSpan[]; workflowTasks: WorkflowTaskSpan[] }> {
+export async function queueHistory(
+  client: Client,
+  workflowId: string,
+): Promise<{ children: ChildSpan[]; workflowTasks: WorkflowTaskSpan[] }> {
   const evs = await events(client, workflowId);
   const byInitiated = new Map<number, ChildSpan>();
   const wftById = new Map<number, WorkflowTaskSpan>();
@@ -111,7 +121,12 @@ export async function queueHistory(client: Client, workflowId: string): Promise<
     const t = ms(e.eventTime);
     const id = idOf(e.eventId);
     if (e.startChildWorkflowExecutionInitiatedEventAttributes) {
-      const span = { workflowId: e.startChildWorkflowExecutionInitiatedEventAttributes.workflowId ?? "", initiated: t, started: NaN, closed: NaN };
+      const span = {
+        workflowId: e.startChildWorkflowExecutionInitiatedEventAttributes.workflowId ?? "",
+        initiated: t,
+        started: NaN,
+        closed: NaN,
+      };
       byInitiated.set(id, span);
       children.push(span);
     } else if (e.childWorkflowExecutionStartedEventAttributes) {
@@ -137,7 +152,11 @@ export async function queueHistory(client: Client, workflowId: string): Promise<
 
 /** Workflow task dispatch (scheduled→started) split by queue kind, as one line. */
 export function wftDispatchSplit(wfts: WorkflowTaskSpan[]): string {
-  const d = (sticky: boolean) => wfts.filter((w) => w.sticky === sticky).map((w) => w.started - w.scheduled).filter(Number.isFinite);
+  const d = (sticky: boolean) =>
+    wfts
+      .filter((w) => w.sticky === sticky)
+      .map((w) => w.started - w.scheduled)
+      .filter(Number.isFinite);
   const st = d(true);
   const no = d(false);
   return `sticky queue ${st.length}× p50 ${round(median(st))} ms (p90 ${round(percentile(st, 90))}), normal queue ${no.length}× p50 ${round(median(no))} ms (p90 ${round(percentile(no, 90))})`;

@@ -61,7 +61,9 @@ export async function measureLive(infra: { pgAdminUrl: string; temporalAddress: 
         PORT: String(port),
       },
     });
-    await waitFor("web", () => fetch(`${base}/healthz`).then((r) => r.ok || Promise.reject(new Error(String(r.status)))), { timeoutMs: 30_000 });
+    await waitFor("web", () => fetch(`${base}/healthz`).then((r) => r.ok || Promise.reject(new Error(String(r.status)))), {
+      timeoutMs: 30_000,
+    });
 
     // A user (session cookie), an API token, and 1,000 servers.
     const signup = await fetch(`${base}/signup`, {
@@ -72,13 +74,17 @@ export async function measureLive(infra: { pgAdminUrl: string; temporalAddress: 
     });
     const cookie = signup.headers.get("set-cookie")!.split(";")[0]!;
     // tRPC's wire format is superjson's ({ json, meta? }) both ways.
-    const created = (await (await fetch(`${base}/trpc/tokens.create`, {
-      method: "POST",
-      headers: { cookie, "content-type": "application/json" },
-      body: superjson.stringify({ name: "bench" }),
-    })).json()) as { result: { data: SuperJSONResult } };
+    const created = (await (
+      await fetch(`${base}/trpc/tokens.create`, {
+        method: "POST",
+        headers: { cookie, "content-type": "application/json" },
+        body: superjson.stringify({ name: "bench" }),
+      })
+    ).json()) as { result: { data: SuperJSONResult } };
     const { token } = superjson.deserialize<{ token: string }>(created.result.data);
-    const { rows: [user] } = await db.query(`select id from "User" where email = 'bench@example.com'`);
+    const {
+      rows: [user],
+    } = await db.query(`select id from "User" where email = 'bench@example.com'`);
     const ids = Array.from({ length: SERVERS }, () => `bench${randomUUID().replaceAll("-", "")}`);
     await db.query(
       `insert into "Server" (id, "userId", name, host, "updatedAt") select id, $1, 'web-' || n, '10.0.' || (n / 250) || '.' || (n % 250), now()
@@ -123,7 +129,9 @@ export async function measureLive(infra: { pgAdminUrl: string; temporalAddress: 
         }
       });
     }
-    await waitFor("subscribers", async () => (started >= CLIENTS ? true : Promise.reject(new Error(`${started}/${CLIENTS} subscribed`))), { timeoutMs: 60_000 });
+    await waitFor("subscribers", async () => (started >= CLIENTS ? true : Promise.reject(new Error(`${started}/${CLIENTS} subscribed`))), {
+      timeoutMs: 60_000,
+    });
     for (round = 0; round < ROUNDS; round++) {
       t0 = performance.now();
       await db.query(`update "Server" set "connectionError" = $1 where id = $2`, [`bench ${round}`, target]);
@@ -133,7 +141,9 @@ export async function measureLive(infra: { pgAdminUrl: string; temporalAddress: 
     }
     const missed = ROUNDS * CLIENTS - latencies.length;
     log(`  ${CLIENTS} ws subscribers of one server, ${ROUNDS} status changes (autocommit UPDATE; clock starts before the query)`);
-    log(`    latency to each subscriber: p50 ${median(latencies).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms, missed ${missed}`);
+    log(
+      `    latency to each subscriber: p50 ${median(latencies).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms, missed ${missed}`,
+    );
     return {
       invalidation_p50_ms: round1(median(latencies)),
       invalidation_p99_ms: round1(percentile(latencies, 99)),

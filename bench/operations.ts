@@ -47,12 +47,19 @@ export async function waitTerminal(poller: pg.Client, resourceIds: string[], tim
       // extract() comes back as numeric, which pg hands over as a string.
       return rows.map((r) => ({ ...r, finishedAt: Number(r.finishedAt), startedAt: r.startedAt === null ? null : Number(r.startedAt) }));
     }
-    if (Date.now() > deadline) throw new Error(`${what}: ${terminal.length}/${resourceIds.length} operations terminal after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: ${terminal.length}/${resourceIds.length} operations terminal after ${timeoutMs} ms`);
     await sleep(20);
   }
 }
 
 export function assertAllSucceeded(rows: OpRow[], what: string): void {
   const bad = rows.filter((r) => r.state !== "succeeded");
-  if (bad.length) throw new Error(`${what}: ${bad.length} operations did not succeed (${bad.slice(0, 3).map((r) => r.state).join(", ")})`);
+  if (bad.length)
+    throw new Error(
+      `${what}: ${bad.length} operations did not succeed (${bad
+        .slice(0, 3)
+        .map((r) => r.state)
+        .join(", ")})`,
+    );
 }

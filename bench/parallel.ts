@@ -72,7 +72,9 @@ export async function parallel({ engine: e, poller, report }: Bench): Promise<vo
   const per = perUnit(cpu.ms, many.count, "operation");
   log(`  CPU during the ${SERVERS}×${OPS} run: ${cpu.text}`);
   log(`  CPU per operation: ${per.text}`);
-  log(`  side: peer saw ${execs.length} execs, max ${maxOverlap(execs)} concurrently; ${e.peer.connections.length - connsBefore} SSH connections opened`);
+  log(
+    `  side: peer saw ${execs.length} execs, max ${maxOverlap(execs)} concurrently; ${e.peer.connections.length - connsBefore} SSH connections opened`,
+  );
   report.record({
     parallel_ratio: round(ratio, 2),
     wall_1x5_ms: w1,

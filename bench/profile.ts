@@ -3,8 +3,19 @@
 // worker threads and is not included; its cost shows up as "node" CPU in cpu.ts only.
 import { Session } from "node:inspector/promises";
 
-interface ProfileNode { id: number; callFrame: { url: string; functionName: string }; hitCount?: number; children?: number[] }
-interface Profile { nodes: ProfileNode[]; samples?: number[]; timeDeltas?: number[]; startTime: number; endTime: number }
+interface ProfileNode {
+  id: number;
+  callFrame: { url: string; functionName: string };
+  hitCount?: number;
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples?: number[];
+  timeDeltas?: number[];
+  startTime: number;
+  endTime: number;
+}
 
 export async function startProfile(): Promise<() => Promise<string>> {
   const session = new Session();
@@ -20,11 +31,14 @@ export async function startProfile(): Promise<() => Promise<string>> {
 }
 
 function bucket(url: string, fn: string): string {
-  if (!url) return fn === "(idle)" ? "(idle)" : fn === "(garbage collector)" ? "(gc)" : fn === "(program)" ? "(program/native)" : `(native) ${fn}`;
+  if (!url)
+    return fn === "(idle)" ? "(idle)" : fn === "(garbage collector)" ? "(gc)" : fn === "(program)" ? "(program/native)" : `(native) ${fn}`;
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (nm) return nm[1]!;
   if (url.startsWith("node:")) return `node:${url.slice(5).split("/")[0]}`;
-  const proj = /\/work\/[^/]+\/([^/]+)\//.exec(url) ?? /file:\/\/.*?\/(activities|app|bench|catalogue|core|domain|trpc|temporal|web|workflows|tests|scripts)\//.exec(url);
+  const proj =
+    /\/work\/[^/]+\/([^/]+)\//.exec(url) ??
+    /file:\/\/.*?\/(activities|app|bench|catalogue|core|domain|trpc|temporal|web|workflows|tests|scripts)\//.exec(url);
   return proj ? `project ${proj[1]}/` : url.split("/").slice(-2).join("/");
 }
 
@@ -41,7 +55,12 @@ function summarise(p: Profile): string {
   }
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   const busy = total - (self.get("(idle)") ?? 0);
-  const top = [...self].filter(([k]) => k !== "(idle)").sort((a, b) => b[1] - a[1]).slice(0, 14);
-  return `main thread busy ${(busy / 1000).toFixed(1)} s of ${(total / 1000).toFixed(1)} s; self time: ` +
-    top.map(([k, v]) => `${k} ${((100 * v) / busy).toFixed(0)}%`).join(", ");
+  const top = [...self]
+    .filter(([k]) => k !== "(idle)")
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 14);
+  return (
+    `main thread busy ${(busy / 1000).toFixed(1)} s of ${(total / 1000).toFixed(1)} s; self time: ` +
+    top.map(([k, v]) => `${k} ${((100 * v) / busy).toFixed(0)}%`).join(", ")
+  );
 }

@@ -58,4 +58,8 @@ function targets(results: Record<string, unknown>) {
   };
 }
 
-export const loadAverage = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
+export const loadAverage = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");

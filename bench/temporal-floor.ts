@@ -33,11 +33,20 @@ export async function temporalFloor({ engine: e, infra, report }: Bench): Promis
   log(`  workflow task scheduled→started ${fmt(summary(wftDispatch))}; scheduled→completed p50 ${round(median(wftTotal))} ms`);
   log(`  dispatch by queue: ${wftDispatchSplit(a.workflowTasks)}`);
   log(`child loop (child = 1 no-op activity): one child cycle ${fmt(summary(childCycle))}`);
-  log(`  start initiated→child started p50 ${round(median(childStart))} ms; child closed→next start initiated (parent WFT) p50 ${round(median(restart))} ms`);
+  log(
+    `  start initiated→child started p50 ${round(median(childStart))} ms; child closed→next start initiated (parent WFT) p50 ${round(median(restart))} ms`,
+  );
   const kids = [];
   for (const k of c.children) kids.push(await operationHistory(e.temporal, k.workflowId));
-  log(`  workflow task dispatch, children: ${wftDispatchSplit(kids.flatMap((k) => k.workflowTasks))}; parent: ${wftDispatchSplit(c.workflowTasks)}`);
-  const kidSticky = median(kids.flatMap((k) => k.workflowTasks).filter((w) => w.sticky).map((w) => w.started - w.scheduled));
+  log(
+    `  workflow task dispatch, children: ${wftDispatchSplit(kids.flatMap((k) => k.workflowTasks))}; parent: ${wftDispatchSplit(c.workflowTasks)}`,
+  );
+  const kidSticky = median(
+    kids
+      .flatMap((k) => k.workflowTasks)
+      .filter((w) => w.sticky)
+      .map((w) => w.started - w.scheduled),
+  );
   const loopSticky = median(a.workflowTasks.filter((w) => w.sticky).map((w) => w.started - w.scheduled));
   if (kidSticky > 15 && loopSticky < 5) {
     log(`  → with child workflows in play, workflow tasks wait ~${round(kidSticky, 0)} ms for the same sticky queue that answers in`);

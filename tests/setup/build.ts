@@ -21,5 +21,8 @@ export default async function buildApp() {
 
 async function remixBuild() {
   const root = fileURLToPath(new URL("../..", import.meta.url));
-  await promisify(execFile)(process.execPath, ["node_modules/@remix-run/dev/dist/cli.js", "build"], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
+  await promisify(execFile)(process.execPath, ["node_modules/@remix-run/dev/dist/cli.js", "build"], {
+    cwd: root,
+    maxBuffer: 64 * 1024 * 1024,
+  });
 }

@@ -1,9 +1,9 @@
 // Per-test databases: cheap copies of the migrated template made by tests/setup/global.ts.
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { databaseUrl } from '../../scripts/infra/postgres';
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { databaseUrl } from "../../scripts/infra/postgres";
 
-const TEMPLATE_DB = 'brokeforge_template'; // = TEMPLATE_DB in ./global (not imported: that module is runner-side)
+const TEMPLATE_DB = "brokeforge_template"; // = TEMPLATE_DB in ./global (not imported: that module is runner-side)
 
 export interface TestDatabase {
   /** Superuser URL of the new database. */
@@ -15,13 +15,13 @@ export interface TestDatabase {
 
 export function pgAdminUrl(): string {
   const url = process.env.TEST_PG_ADMIN_URL;
-  if (!url) throw new Error('No test Postgres: run through vitest with tests/setup/global.ts as globalSetup');
+  if (!url) throw new Error("No test Postgres: run through vitest with tests/setup/global.ts as globalSetup");
   return url;
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = pgAdminUrl();
-  const name = `bf_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const name = `bf_test_${process.pid}_${randomBytes(4).toString("hex")}`;
   await adminQuery(adminUrl, `create database "${name}" template ${TEMPLATE_DB}`);
   return {
     name,

@@ -6,7 +6,8 @@ import { eventually, setupTestEnv, startTestWorker, teardownTestEnv, type TestEn
 export interface Engine {
   env: TestEnv;
   peer: SshPeer;
-  worker: Awaited<ReturnType<typeof startTestWorker>>;
+  /** The in-process worker; null with `worker: false` (the test runs worker processes of its own). */
+  worker: Awaited<ReturnType<typeof startTestWorker>> | null;
   api: ReturnType<typeof import("../../trpc/router").createCaller>;
   db: ReturnType<typeof import("../../core/db").db>;
   userId: string;
@@ -23,7 +24,7 @@ export interface Engine {
 export async function startEngine(opts: { worker?: boolean } = {}): Promise<Engine> {
   const env = await setupTestEnv();
   const peer = await startSshPeer();
-  const worker = opts.worker === false ? { worker: null as never, stop: async () => {} } : await startTestWorker();
+  const worker = opts.worker === false ? null : await startTestWorker();
   const { db: getDb } = await import("../../core/db");
   const { createCaller } = await import("../../trpc/router");
   const db = getDb();
@@ -50,7 +51,7 @@ export async function startEngine(opts: { worker?: boolean } = {}): Promise<Engi
       return server;
     },
     async stop() {
-      await worker.stop();
+      await worker?.stop();
       await peer.stop();
       await teardownTestEnv(env);
     },

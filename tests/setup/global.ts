@@ -3,17 +3,17 @@
 // Several test projects (vitest.config.ts) list this file; vitest runs each project's global
 // setup separately, in the same process, so the first one starts the infrastructure and the
 // others share it (one per vitest process, stopped when the last project tears down).
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { TestProject } from 'vitest/node';
-import { freePort } from '../../scripts/infra/ports';
-import { databaseUrl, ensureDatabase, startPostgres, stopOrphanedPostgres } from '../../scripts/infra/postgres';
-import { startTemporalDevServer } from '../../scripts/infra/temporal';
-import { SEARCH_ATTRIBUTES } from '../../temporal/search-attributes';
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TestProject } from "vitest/node";
+import { freePort } from "../../scripts/infra/ports";
+import { databaseUrl, ensureDatabase, startPostgres, stopOrphanedPostgres } from "../../scripts/infra/postgres";
+import { startTemporalDevServer } from "../../scripts/infra/temporal";
+import { SEARCH_ATTRIBUTES } from "../../temporal/search-attributes";
 
-declare module 'vitest' {
+declare module "vitest" {
   export interface ProvidedContext {
     pgAdminUrl: string;
     temporalAddress: string;
@@ -21,9 +21,9 @@ declare module 'vitest' {
 }
 
 /** Database with all migrations applied; tests clone it (tests/setup/db.ts). */
-export const TEMPLATE_DB = 'brokeforge_template';
-const RUN_DIR_PREFIX = 'brokeforge-test-';
-const ENGINE_MODULE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../prisma/tools/engine.ts');
+export const TEMPLATE_DB = "brokeforge_template";
+const RUN_DIR_PREFIX = "brokeforge-test-";
+const ENGINE_MODULE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../prisma/tools/engine.ts");
 
 interface Infra {
   pgAdminUrl: string;
@@ -33,7 +33,7 @@ interface Infra {
 
 // On globalThis, not in a module variable: each project loads this module through its own
 // module runner, so module state is per project while globalThis is the process's.
-const SHARED = Symbol.for('brokeforge.tests.infra');
+const SHARED = Symbol.for("brokeforge.tests.infra");
 type Shared = { infra: Promise<Infra>; users: number };
 const shared = globalThis as typeof globalThis & { [SHARED]?: Shared };
 
@@ -48,8 +48,8 @@ export default async function setup({ provide }: TestProject) {
     throw err;
   }
 
-  provide('pgAdminUrl', infra.pgAdminUrl);
-  provide('temporalAddress', infra.temporalAddress);
+  provide("pgAdminUrl", infra.pgAdminUrl);
+  provide("temporalAddress", infra.temporalAddress);
   // Also as env vars: the forked test workers inherit them, and non-vitest helpers can read them.
   process.env.TEST_PG_ADMIN_URL = infra.pgAdminUrl;
   process.env.TEST_TEMPORAL_ADDRESS = infra.temporalAddress;
@@ -66,7 +66,7 @@ async function startInfra(): Promise<Infra> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), RUN_DIR_PREFIX));
   // mkdtemp gives 0700 root:root; the unprivileged postgres user must be able to traverse it.
   await fs.chmod(root, 0o755);
-  await fs.writeFile(path.join(root, 'owner.pid'), String(process.pid));
+  await fs.writeFile(path.join(root, "owner.pid"), String(process.pid));
 
   // Sequential, so two calls can't hand out the same port.
   const pgPort = await freePort();
@@ -74,17 +74,17 @@ async function startInfra(): Promise<Infra> {
   const uiPort = await freePort();
 
   const [pgResult, temporalResult] = await Promise.allSettled([
-    startPostgres({ dataDir: path.join(root, 'pg'), port: pgPort, logFile: path.join(root, 'postgres.log') }),
-    startTemporalDevServer({ port: temporalPort, uiPort, searchAttributes: SEARCH_ATTRIBUTES, logFile: path.join(root, 'temporal.log') }),
+    startPostgres({ dataDir: path.join(root, "pg"), port: pgPort, logFile: path.join(root, "postgres.log") }),
+    startTemporalDevServer({ port: temporalPort, uiPort, searchAttributes: SEARCH_ATTRIBUTES, logFile: path.join(root, "temporal.log") }),
   ]);
-  const postgres = pgResult.status === 'fulfilled' ? pgResult.value : undefined;
-  const temporal = temporalResult.status === 'fulfilled' ? temporalResult.value : undefined;
+  const postgres = pgResult.status === "fulfilled" ? pgResult.value : undefined;
+  const temporal = temporalResult.status === "fulfilled" ? temporalResult.value : undefined;
   const stopAll = () => Promise.allSettled([temporal?.stop(), postgres?.stop()]);
 
   try {
     if (!postgres || !temporal) {
       throw new AggregateError(
-        [pgResult, temporalResult].flatMap((r) => (r.status === 'rejected' ? [r.reason] : [])),
+        [pgResult, temporalResult].flatMap((r) => (r.status === "rejected" ? [r.reason] : [])),
         `test infrastructure failed to start (logs kept in ${root})`,
       );
     }
@@ -107,7 +107,10 @@ async function startInfra(): Promise<Infra> {
 async function createTemplateDatabase(adminUrl: string) {
   await ensureDatabase(adminUrl, TEMPLATE_DB);
   // prisma/tools/engine.ts is developed in parallel; until it exists, tests get an empty template.
-  const engineExists = await fs.access(ENGINE_MODULE).then(() => true, () => false);
+  const engineExists = await fs.access(ENGINE_MODULE).then(
+    () => true,
+    () => false,
+  );
   if (!engineExists) {
     console.warn(`[tests/setup/global] ${ENGINE_MODULE} not found: ${TEMPLATE_DB} has no migrations applied`);
     return;
@@ -127,12 +130,12 @@ async function sweepAbandonedRuns() {
   for (const name of await fs.readdir(tmp)) {
     if (!name.startsWith(RUN_DIR_PREFIX)) continue;
     const dir = path.join(tmp, name);
-    const owner = Number(await fs.readFile(path.join(dir, 'owner.pid'), 'utf8').catch(() => NaN));
+    const owner = Number(await fs.readFile(path.join(dir, "owner.pid"), "utf8").catch(() => NaN));
     if (Number.isNaN(owner)) {
       // No owner.pid yet: maybe a run starting right now. Only sweep it once it is clearly old.
       if (Date.now() - (await fs.stat(dir)).mtimeMs < 10 * 60_000) continue;
     } else if (isAlive(owner)) continue;
-    await stopOrphanedPostgres(path.join(dir, 'pg')).catch(() => undefined);
+    await stopOrphanedPostgres(path.join(dir, "pg")).catch(() => undefined);
     await fs.rm(dir, { recursive: true, force: true });
   }
 }
@@ -142,6 +145,6 @@ function isAlive(pid: number) {
     process.kill(pid, 0);
     return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }

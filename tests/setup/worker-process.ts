@@ -9,8 +9,15 @@ import { fileURLToPath } from "node:url";
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const PASSED_ENV = [
-  "PATH", "HOME", "TMPDIR", "NODE_ENV",
-  "DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE", "BROKEFORGE_ENCRYPTION_KEY",
+  "PATH",
+  "HOME",
+  "TMPDIR",
+  "NODE_ENV",
+  "DATABASE_URL",
+  "TEMPORAL_ADDRESS",
+  "TEMPORAL_NAMESPACE",
+  "TEMPORAL_TASK_QUEUE",
+  "BROKEFORGE_ENCRYPTION_KEY",
   "OPERATION_TIMEOUT_SECONDS",
 ];
 
@@ -31,7 +38,9 @@ process.once("exit", () => {
 });
 
 export async function startWorkerProcess({ readyTimeoutMs = 90_000 } = {}): Promise<WorkerProcess> {
-  const env = Object.fromEntries(PASSED_ENV.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!])) as NodeJS.ProcessEnv;
+  const env = Object.fromEntries(
+    PASSED_ENV.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!]),
+  ) as NodeJS.ProcessEnv;
   const argv = [process.execPath, "--import", "tsx", "temporal/worker.ts"];
   // If the test process itself is SIGKILLed, the kernel kills the worker too (setpriv execs
   // node, so the child pid is the worker itself), as scripts/infra/temporal.ts does for Temporal.
@@ -93,5 +102,8 @@ export async function killAllWorkerProcesses(): Promise<void> {
 }
 
 function findSetpriv(): string | undefined {
-  return (process.env.PATH ?? "").split(path.delimiter).map((d) => path.join(d, "setpriv")).find((f) => existsSync(f));
+  return (process.env.PATH ?? "")
+    .split(path.delimiter)
+    .map((d) => path.join(d, "setpriv"))
+    .find((f) => existsSync(f));
 }

@@ -2,33 +2,33 @@
 // overlay and identity (overlay.ts) in its own run dir (run-dir.ts), boots as an nspawn
 // container (nspawn.ts) or a QEMU VM (qemu.ts), and is ready once a real SSH login works
 // (ssh.ts). The returned server talks to it over one reused harness connection.
-import { randomBytes } from 'node:crypto';
-import { startNspawn } from './nspawn';
-import { provisionOverlay } from './overlay';
-import { startQemu } from './qemu';
-import { createRun, sweepLeftovers } from './run-dir';
-import { harnessSsh, sshTrueOn } from './ssh';
-import { ensureHostTools, ensureTree } from './tree';
-import type { BootMode, BootOptions, DebianServer, DebianServerExtras } from './types';
+import { randomBytes } from "node:crypto";
+import { startNspawn } from "./nspawn";
+import { provisionOverlay } from "./overlay";
+import { startQemu } from "./qemu";
+import { createRun, sweepLeftovers } from "./run-dir";
+import { harnessSsh, sshTrueOn } from "./ssh";
+import { ensureHostTools, ensureTree } from "./tree";
+import type { BootMode, BootOptions, DebianServer, DebianServerExtras } from "./types";
 
 const DEFAULT_BOOT_TIMEOUT: Record<BootMode, number> = { nspawn: 120_000, qemu: 600_000 };
 
 export async function bootDebian(opts: BootOptions = {}): Promise<DebianServer & DebianServerExtras> {
-  const mode = opts.mode ?? 'nspawn';
-  await ensureHostTools({ qemu: mode === 'qemu' });
+  const mode = opts.mode ?? "nspawn";
+  await ensureHostTools({ qemu: mode === "qemu" });
   sweepLeftovers();
-  const tree = await ensureTree(mode === 'qemu' ? 'vm' : 'nspawn');
+  const tree = await ensureTree(mode === "qemu" ? "vm" : "nspawn");
   const bootTimeoutMs = Number(process.env.DEBIAN_TEST_BOOT_TIMEOUT_MS ?? DEFAULT_BOOT_TIMEOUT[mode]);
 
-  const id = randomBytes(4).toString('hex');
-  const name = `bf-${(opts.label ?? 'deb').replace(/[^a-z0-9-]/gi, '').slice(0, 20)}-${id}`.toLowerCase();
+  const id = randomBytes(4).toString("hex");
+  const name = `bf-${(opts.label ?? "deb").replace(/[^a-z0-9-]/gi, "").slice(0, 20)}-${id}`.toLowerCase();
   const run = createRun(name);
 
   try {
     const { hostKeyFingerprints, harnessKey } = provisionOverlay(run, tree);
-    const machine = mode === 'nspawn' ? await startNspawn(run) : await startQemu(run, tree);
+    const machine = mode === "nspawn" ? await startNspawn(run) : await startQemu(run, tree);
     const ssh = harnessSsh({ machine, name, mode, harnessKey, hostKeyFingerprints, bootTimeoutMs, consoleLog: run.consoleLog });
-    let current = await ssh.waitFor(sshTrueOn, '`ssh true`');
+    let current = await ssh.waitFor(sshTrueOn, "`ssh true`");
     const bootMs = Date.now() - machine.startedAt;
 
     const exec = async (command: string, o: { timeoutMs?: number } = {}) => {
@@ -36,17 +36,17 @@ export async function bootDebian(opts: BootOptions = {}): Promise<DebianServer &
         return await current.exec(command, { timeoutMs: o.timeoutMs ?? 120_000 });
       } catch (err) {
         // The connection may have dropped (e.g. a firewall test); one reconnect, then give up.
-        if ((err as { kind?: string }).kind === 'command_timeout') throw err;
+        if ((err as { kind?: string }).kind === "command_timeout") throw err;
         current.close();
         current = await ssh.connect(10_000);
         return current.exec(command, { timeoutMs: o.timeoutMs ?? 120_000 });
       }
     };
-    const bootId = async () => (await server.sh('cat /proc/sys/kernel/random/boot_id')).trim();
+    const bootId = async () => (await server.sh("cat /proc/sys/kernel/random/boot_id")).trim();
     const server: DebianServer & DebianServerExtras = {
       name,
       mode,
-      host: '127.0.0.1',
+      host: "127.0.0.1",
       sshPort: machine.sshPort,
       hostKeyFingerprints,
       rootDir: run.rootDir,
@@ -78,12 +78,12 @@ export async function bootDebian(opts: BootOptions = {}): Promise<DebianServer &
         const before = await bootId();
         const t = Date.now();
         // The connection drops while the command runs: its result does not matter.
-        await current.exec('systemctl reboot', { timeoutMs: 10_000 }).catch(() => undefined);
+        await current.exec("systemctl reboot", { timeoutMs: 10_000 }).catch(() => undefined);
         current.close();
         current = await ssh.waitFor(async (c) => {
-          const r = await c.exec('cat /proc/sys/kernel/random/boot_id; systemctl is-system-running --wait', { timeoutMs: 120_000 });
-          return r.stdout.split('\n')[0]!.trim() !== before;
-        }, 'login after the reboot');
+          const r = await c.exec("cat /proc/sys/kernel/random/boot_id; systemctl is-system-running --wait", { timeoutMs: 120_000 });
+          return r.stdout.split("\n")[0]!.trim() !== before;
+        }, "login after the reboot");
         return Date.now() - t;
       },
       async stop() {

@@ -13,7 +13,7 @@
  *   qemu.ts     the VM, QMP port forwards             ssh.ts      readiness: a real login
  *   run-dir.ts  run dir, teardown, sweeps, exit hook  boot.ts     bootDebian, the server object
  */
-export { bootDebian } from './boot';
-export { sweepLeftovers } from './run-dir';
-export { CACHE_ROOT, ensureHostTools, ensureTree } from './tree';
-export type { BootMode, BootOptions, DebianServer, DebianServerExtras } from './types';
+export { bootDebian } from "./boot";
+export { sweepLeftovers } from "./run-dir";
+export { CACHE_ROOT, ensureHostTools, ensureTree } from "./tree";
+export type { BootMode, BootOptions, DebianServer, DebianServerExtras } from "./types";

@@ -1,10 +1,10 @@
 // SSH readiness: a machine is up when a real login as root with the harness's key runs `true`,
 // through BrokeForge's own ssh2 client, with the host key checked against the ones generated
 // for this boot — never a port probe (slirp4netns and qemu accept connections long before sshd).
-import { setTimeout as sleep } from 'node:timers/promises';
-import { connect, type SshConnection } from '../../../activities/ssh/client';
-import type { KeyPair } from '../../../activities/ssh/keys';
-import type { BootMode, Machine } from './types';
+import { setTimeout as sleep } from "node:timers/promises";
+import { connect, type SshConnection } from "../../../activities/ssh/client";
+import type { KeyPair } from "../../../activities/ssh/keys";
+import type { BootMode, Machine } from "./types";
 
 export interface HarnessSsh {
   /** A new login as root; throws unless the host key is one of this boot's. */
@@ -26,7 +26,7 @@ export function harnessSsh(opts: {
   const { sshPort } = machine;
   const connectHarness = async (readyTimeoutMs: number) => {
     const conn = await connect(
-      { host: '127.0.0.1', port: sshPort, username: 'root', privateKey: harnessKey.privateKey, expectedHostKey: null },
+      { host: "127.0.0.1", port: sshPort, username: "root", privateKey: harnessKey.privateKey, expectedHostKey: null },
       { readyTimeoutMs },
     );
     if (!hostKeyFingerprints.includes(conn.hostKey.fingerprint)) {
@@ -52,15 +52,15 @@ export function harnessSsh(opts: {
         let c: SshConnection | undefined;
         try {
           // A VM under software emulation answers the SSH handshake slowly.
-          c = await connectHarness(mode === 'qemu' ? 20_000 : 5_000);
+          c = await connectHarness(mode === "qemu" ? 20_000 : 5_000);
           if (await accept(c)) return c;
           c.close();
-          lastError = new Error('not yet');
+          lastError = new Error("not yet");
         } catch (err) {
           c?.close();
           lastError = err;
         }
-        await sleep(mode === 'qemu' ? 1_000 : 250);
+        await sleep(mode === "qemu" ? 1_000 : 250);
       }
     },
   };
@@ -68,7 +68,7 @@ export function harnessSsh(opts: {
 
 /** `true` over `c`; throws unless it exits 0. */
 export async function sshTrueOn(c: SshConnection): Promise<boolean> {
-  const r = await c.exec('true', { timeoutMs: 30_000 });
+  const r = await c.exec("true", { timeoutMs: 30_000 });
   if (r.exitCode !== 0) throw new Error(`ssh true exited ${r.exitCode}: ${r.stderr}`);
   return true;
 }

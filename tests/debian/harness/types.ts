@@ -1,10 +1,10 @@
 // The harness's public shapes (re-exported by index.ts), and the one every boot mode implements.
-import type { ExecResult } from '../../../activities/ssh/client';
+import type { ExecResult } from "../../../activities/ssh/client";
 
 export interface DebianServer {
   /** nspawn machine name (unique per boot). */
   name: string;
-  host: '127.0.0.1';
+  host: "127.0.0.1";
   /** Host port forwarded to the container's sshd, which listens on the same number. */
   sshPort: number;
   /** SHA256 fingerprints of the host keys generated for this boot (any one may be negotiated). */
@@ -28,7 +28,7 @@ export interface DebianServer {
   stop(): Promise<void>;
 }
 
-export type BootMode = 'nspawn' | 'qemu';
+export type BootMode = "nspawn" | "qemu";
 
 export interface BootOptions {
   /** Machine name prefix (shows in logs). */
