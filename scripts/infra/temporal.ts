@@ -83,6 +83,8 @@ export interface RunningTemporal {
   address: string;
   uiUrl: string;
   logFile: string;
+  /** The server's pid (setpriv execs the CLI, so this is the server itself). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -152,7 +154,7 @@ export async function startTemporalDevServer(opts: StartTemporalOptions): Promis
     throw new Error(`${(err as Error).message}\n--- ${logFile} (tail) ---\n${tail}`, { cause: err });
   }
 
-  return { address, uiUrl: `http://127.0.0.1:${uiPort}`, logFile, stop };
+  return { address, uiUrl: `http://127.0.0.1:${uiPort}`, logFile, pid: child.pid, stop };
 }
 
 async function isExecutable(file: string): Promise<boolean> {
