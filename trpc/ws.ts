@@ -21,17 +21,14 @@ export function attachWebSocket(server: Server, allowedOrigin: string) {
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
     createContext: async ({ req, res, info }) => {
       const ctx = await contextFromNode(req, info.connectionParams);
-      if (ctx.principal) sockets.set(res as WebSocket, ctx.principal.via);
+      if (ctx.principal) sockets.set(res, ctx.principal.via);
       return ctx;
     },
   });
   wss.on("connection", (ws) => ws.once("close", () => sockets.delete(ws)));
 
   const stopListening = onRevocation((via) => {
-    for (const [ws, v] of sockets) {
-      const same = v.kind === via.kind && (v.kind === "session" ? v.sessionId === (via as typeof v).sessionId : v.tokenId === (via as typeof v).tokenId);
-      if (same) ws.close(CLOSE_REVOKED, "Signed out");
-    }
+    for (const [ws, v] of sockets) if (sameCredential(v, via)) ws.close(CLOSE_REVOKED, "Signed out");
   });
 
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -55,6 +52,11 @@ export function attachWebSocket(server: Server, allowedOrigin: string) {
       await new Promise<void>((r) => wss.close(() => r()));
     },
   };
+}
+
+function sameCredential(a: Principal["via"], b: Principal["via"]): boolean {
+  if (a.kind === "session") return b.kind === "session" && a.sessionId === b.sessionId;
+  return b.kind === "token" && a.tokenId === b.tokenId;
 }
 
 function sameOrigin(origin: string | undefined, host: string | undefined, allowed: string): boolean {
