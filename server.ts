@@ -11,12 +11,28 @@ try {
 }
 const web = await startWebServer();
 console.log(`[web] BrokeForge on ${webEnv().PUBLIC_URL}`);
+// `npm run dev` supervises this process over IPC: tell it we serve (no channel in production).
+process.send?.({ type: "ready" });
 
+let stopping = false;
 const stop = async () => {
-  await web.close();
-  await closeTemporalClient();
-  await disconnectDb();
-  process.exit(0);
+  if (stopping) return; // SIGINT and SIGTERM can both arrive (a terminal's Ctrl-C and a supervisor)
+  stopping = true;
+  let code = 0;
+  for (const [what, close] of [
+    ["web server", () => web.close()],
+    ["Temporal client", closeTemporalClient],
+    ["database", disconnectDb],
+  ] as const) {
+    try {
+      await close();
+    } catch (err) {
+      // Keep closing the rest, then exit non-zero so a supervisor sees it.
+      console.error(`[web] closing the ${what} failed:`, err);
+      code = 1;
+    }
+  }
+  process.exit(code);
 };
-process.once("SIGINT", stop);
-process.once("SIGTERM", stop);
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
