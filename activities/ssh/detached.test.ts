@@ -35,7 +35,7 @@ describe('names and command lines', () => {
     expect(RUNNER).toContain(
       `    systemd-run --quiet --collect '--uid=0' '--property=IgnoreSIGPIPE=no' '--property=TimeoutStopSec=10' --unit="$name" --description="BrokeForge $name" /bin/bash --norc --noprofile "$d/job" "$d" 8>&- </dev/null >/dev/null || exit 2\n`,
     );
-    expect(RUNNER).toContain('    (setsid bash --norc --noprofile "$d/job" "$d" 8>&- </dev/null >/dev/null 2>&1 &)\n');
+    expect(RUNNER).toContain('    (setsid bash --norc --noprofile "$d/job" "$d" locked 8>&- </dev/null >/dev/null 2>&1 &)\n');
     expect(JOB).toContain('bash --norc --noprofile "$d/script" </dev/null >>"$d/out" 2>>"$d/err" 9>&-\n');
     expect(STOP).toContain('  systemctl stop -- "$name.service"\n');
   });

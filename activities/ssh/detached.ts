@@ -105,30 +105,36 @@ const PLACE = [
 ];
 
 /**
- * The detached wrapper ($1 = state dir). Takes run.lock for its whole life (an attach waits
- * on it), records its pid, runs the script with </dev/null and its output into out/err, then
+ * The detached wrapper ($1 = state dir, $2 = "locked" when it inherits run.lock held on fd
+ * 9). Holds run.lock for its whole life (an attach waits on it), records its pid, runs the script with </dev/null and its output into out/err, then
  * records the exit code. The script does not inherit the lock fd, so a daemon it starts
  * cannot keep the run "alive".
  */
 export const JOB = [
   'd=$1',
-  'exec 9>"$d/run.lock" || exit 2',
-  'flock -n 9 || { echo "brokeforge: $d is already running" >>"$d/err"; exit 2; }',
-  'echo "$$" >"$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"',
+  // "locked": the starter handed us run.lock already held (setsid mode), else take it now.
+  'if [ "${2:-}" != locked ]; then',
+  '  exec 9>"$d/run.lock" && flock -n 9 || { echo "brokeforge: $d is already running" >>"$d/err"; exit 2; }',
+  'fi',
+  'echo "$$" >"$d/pid"',
   'cd ~ 2>/dev/null || cd /',
   `${toShell(BASH)} "$d/script" </dev/null >>"$d/out" 2>>"$d/err" 9>&-`,
   'rc=$?',
+  'echo "$rc" >"$d/rc.tmp" && mv -f "$d/rc.tmp" "$d/rc"',
+  'exec 9>&-', // ended: attached waits return now
   // The script may hold secrets (config files with passwords): not kept once it has run.
   'rm -f "$d/script"',
-  'echo "$rc" >"$d/rc.tmp" && mv -f "$d/rc.tmp" "$d/rc"',
 ].join('\n');
 
 /**
  * Start-or-attach ($4 job text, $5 script body). Under start.lock: if nothing of this name
- * is alive and it never started, write the files, launch, and keep the lock until the run
- * holds run.lock (an attach must never see a starting run as a dead one). Then, lock
- * released, attach: `flock -s run.lock` returns when the run ends; the two `tail --pid` on it
- * stream out/err from the first byte and read once more after it ends, so nothing is lost.
+ * is alive and it never started, write the files and launch. An attach must never see a
+ * starting run as a dead one, so run.lock is held from before start.lock is released: in
+ * setsid mode the starter takes it and the run inherits it (fd 9); a systemd unit cannot
+ * inherit it, so there the starter waits (holding start.lock) until the unit's wrapper has
+ * taken it and written its pid. Then, start.lock released, attach: `flock -s run.lock`
+ * returns when the run ends; the two `tail --pid` on it stream out/err from the first byte
+ * and read once more after it ends, so nothing is lost.
  */
 export const RUNNER = [
   ...PLACE,
@@ -136,30 +142,32 @@ export const RUNNER = [
   'mkdir -p -- "$runs" "$d" || exit 2',
   'exec 8>"$d/start.lock" && flock 8 || exit 2',
   'if flock -n "$d/run.lock" true && [ ! -e "$d/rc" ] && [ ! -e "$d/pid" ]; then',
-  `  find "$runs" -mindepth 1 -maxdepth 1 -type d -name "brokeforge-*" -mmin +${KEEP_RUNS_MINUTES} -exec rm -rf -- {} + 2>/dev/null`,
+  `  find "$runs" -mindepth 1 -maxdepth 1 -type d -name "brokeforge-*" -mmin +${KEEP_RUNS_MINUTES} -exec rm -rf -- {} + </dev/null >/dev/null 2>&1 &`,
   '  printf "%s" "$4" >"$d/job" && printf "%s" "$5" >"$d/script" && : >"$d/out" && : >"$d/err" || exit 2',
   '  if [ "$2" = auto ] && [ -d /run/systemd/system ] && [ "$(id -u)" = 0 ] && command -v systemd-run >/dev/null; then',
   '    echo systemd >"$d/mode"',
   `    ${toShell(SYSTEMD_RUN)} --unit="$name" --description="BrokeForge $name" /bin/${toShell(BASH)} "$d/job" "$d" 8>&- </dev/null >/dev/null || exit 2`,
+  '    i=0',
+  '    until [ -s "$d/pid" ]; do',
+  '      i=$((i + 1)); [ "$i" -le 500 ] || { echo "brokeforge: run $name did not start" >&2; exit 2; }',
+  '      sleep 0.01',
+  '    done',
   '  else',
   '    echo setsid >"$d/mode"',
+  '    exec 9>"$d/run.lock" && flock -n 9 || exit 2',
   // The subshell exits at once: the run is nobody's child here, and sshd's pipes are not its.
-  `    (setsid ${toShell(BASH)} "$d/job" "$d" 8>&- </dev/null >/dev/null 2>&1 &)`,
+  `    (setsid ${toShell(BASH)} "$d/job" "$d" locked 8>&- </dev/null >/dev/null 2>&1 &)`,
+  '    exec 9>&-',
   '  fi',
-  '  i=0',
-  '  until [ -s "$d/pid" ]; do',
-  '    i=$((i + 1)); [ "$i" -le 500 ] || { echo "brokeforge: run $name did not start" >&2; exit 2; }',
-  '    sleep 0.02',
-  '  done',
   'fi',
   'exec 8>&-',
   // Ended already (a retry after the worker died): its output as it is, no following.
-  'if [ -s "$d/rc" ]; then cat "$d/out"; cat "$d/err" >&2; exit "$(cat "$d/rc")"; fi',
+  'if read -r rc 2>/dev/null <"$d/rc"; then cat "$d/out"; cat "$d/err" >&2; exit "$rc"; fi',
   'flock -s "$d/run.lock" true & w=$!',
-  'tail -c +1 -s 0.05 --pid="$w" -f "$d/out" & o=$!',
-  'tail -c +1 -s 0.05 --pid="$w" -f "$d/err" >&2 & e=$!',
+  'tail -c +1 -s 0.02 --pid="$w" -f "$d/out" & o=$!',
+  'tail -c +1 -s 0.02 --pid="$w" -f "$d/err" >&2 & e=$!',
   'wait "$o" "$e"',
-  'if [ -s "$d/rc" ]; then exit "$(cat "$d/rc")"; fi',
+  'if read -r rc 2>/dev/null <"$d/rc"; then exit "$rc"; fi',
   'echo "brokeforge: run $name ended without an exit status (stopped, killed, or the server restarted)" >&2',
   'exit 255',
 ].join('\n');
@@ -178,6 +186,8 @@ export const STOP = [
   'if [ "$(cat "$d/mode" 2>/dev/null)" = systemd ]; then',
   '  systemctl stop -- "$name.service"',
   'else',
+  // The run holds run.lock from its first instant, its pid comes a moment later.
+  '  i=0; until [ -s "$d/pid" ] || [ "$i" -ge 500 ]; do sleep 0.01; i=$((i + 1)); done',
   '  sid=$(cat "$d/pid" 2>/dev/null)',
   '  case $sid in ""|*[!0-9]*) echo "brokeforge: run $name has no pid" >&2; exit 2 ;; esac',
   '  signal() {',
