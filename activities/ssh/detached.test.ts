@@ -35,7 +35,7 @@ describe('names and command lines', () => {
     expect(RUNNER).toContain(
       `    systemd-run --quiet --collect '--uid=0' '--property=IgnoreSIGPIPE=no' '--property=TimeoutStopSec=10' --unit="$name" --description="BrokeForge $name" /bin/bash --norc --noprofile "$d/job" "$d" 8>&- </dev/null >/dev/null || exit 2\n`,
     );
-    expect(RUNNER).toContain('    (setsid bash --norc --noprofile "$d/job" "$d" locked 8>&- </dev/null >/dev/null 2>&1 &)\n');
+    expect(RUNNER).toContain('    (set -m; setsid bash --norc --noprofile "$d/job" "$d" locked 8>&- </dev/null >/dev/null 2>&1 &)\n');
     expect(JOB).toContain('bash --norc --noprofile "$d/script" </dev/null >>"$d/out" 2>>"$d/err" 9>&-\n');
     expect(STOP).toContain('  systemctl stop -- "$name.service"\n');
   });
@@ -137,6 +137,8 @@ describe('start, attach, stop (real bash, setsid mode)', () => {
   it('returns what running the script in the channel returns: stdout, stderr, exit code, step markers', async () => {
     const rendered = script([
       { label: 'out', argv: ['sh', '-c', 'echo one; echo two >&2; printf "no newline"'] },
+      // What the script inherits: working dir, umask, ignored signals.
+      { label: 'env', argv: ['sh', '-c', 'pwd; umask; grep SigIgn /proc/self/status'] },
       { label: 'fail', argv: ['sh', '-c', 'echo bad >&2; exit 4'] },
       { label: 'never', argv: ['echo', 'never'] },
     ]);
@@ -147,7 +149,7 @@ describe('start, attach, stop (real bash, setsid mode)', () => {
     const parsed = rendered.parse(detached.stdout, detached.stderr);
     expect(parsed.failed).toMatchObject({ label: 'fail', exitCode: 4, stderr: 'bad\n' });
     expect(parsed.steps[0]).toMatchObject({ status: 'ok', stdout: 'one\nno newline', stderr: 'two\n' });
-    expect(parsed.steps[2]!.status).toBe('not_run');
+    expect(parsed.steps[3]!.status).toBe('not_run');
   });
 
   it('a second start of the same name attaches: one run, and both see all of its output and its exit code', async () => {

@@ -8,6 +8,7 @@
  *
  *   script   the milestone's script (shell.ts `script()` body); deleted when the run ends
  *   job      the wrapper below (JOB), what actually runs detached
+ *   cwd      the starter's working dir, where the script runs (as it would in the channel)
  *   mode     systemd | setsid: how it was started, so `stopRun` knows how to stop it
  *   out err  the script's stdout / stderr, written by the run itself
  *   pid      the wrapper's pid (in setsid mode also the run's session id)
@@ -117,7 +118,8 @@ export const JOB = [
   '  exec 9>"$d/run.lock" && flock -n 9 || { echo "brokeforge: $d is already running" >>"$d/err"; exit 2; }',
   'fi',
   'echo "$$" >"$d/pid"',
-  'cd ~ 2>/dev/null || cd /',
+  // In the starter's working dir (a login's: home), as in the channel; a unit would start in /.
+  'IFS= read -r cwd <"$d/cwd"; cd -- "$cwd" 2>/dev/null || cd /',
   `${toShell(BASH)} "$d/script" </dev/null >>"$d/out" 2>>"$d/err" 9>&-`,
   'rc=$?',
   'echo "$rc" >"$d/rc.tmp" && mv -f "$d/rc.tmp" "$d/rc"',
@@ -138,12 +140,13 @@ export const JOB = [
  */
 export const RUNNER = [
   ...PLACE,
-  'umask 077',
-  'mkdir -p -- "$runs" "$d" || exit 2',
+  // Private dirs (scripts may hold secrets); no umask change, the run inherits ours.
+  'mkdir -p -m 0700 -- "$runs" "$d" || exit 2',
   'exec 8>"$d/start.lock" && flock 8 || exit 2',
   'if flock -n "$d/run.lock" true && [ ! -e "$d/rc" ] && [ ! -e "$d/pid" ]; then',
   `  find "$runs" -mindepth 1 -maxdepth 1 -type d -name "brokeforge-*" -mmin +${KEEP_RUNS_MINUTES} -exec rm -rf -- {} + </dev/null >/dev/null 2>&1 &`,
-  '  printf "%s" "$4" >"$d/job" && printf "%s" "$5" >"$d/script" && : >"$d/out" && : >"$d/err" || exit 2',
+  '  printf "%s" "$4" >"$d/job" && printf "%s" "$5" >"$d/script" && printf "%s" "$PWD" >"$d/cwd" || exit 2',
+  '  : >"$d/out" && : >"$d/err" || exit 2',
   '  if [ "$2" = auto ] && [ -d /run/systemd/system ] && [ "$(id -u)" = 0 ] && command -v systemd-run >/dev/null; then',
   '    echo systemd >"$d/mode"',
   `    ${toShell(SYSTEMD_RUN)} --unit="$name" --description="BrokeForge $name" /bin/${toShell(BASH)} "$d/job" "$d" 8>&- </dev/null >/dev/null || exit 2`,
@@ -156,7 +159,8 @@ export const RUNNER = [
   '    echo setsid >"$d/mode"',
   '    exec 9>"$d/run.lock" && flock -n 9 || exit 2',
   // The subshell exits at once: the run is nobody's child here, and sshd's pipes are not its.
-  `    (setsid ${toShell(BASH)} "$d/job" "$d" locked 8>&- </dev/null >/dev/null 2>&1 &)`,
+  // set -m: without job control a background job ignores INT and QUIT, a command over SSH does not.
+  `    (set -m; setsid ${toShell(BASH)} "$d/job" "$d" locked 8>&- </dev/null >/dev/null 2>&1 &)`,
   '    exec 9>&-',
   '  fi',
   'fi',
