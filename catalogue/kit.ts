@@ -137,6 +137,20 @@ export type ResourceActions<Row, A extends Action> = { install: ActionDefinition
   [K in A]: ActionDefinition<Row>;
 };
 
+/** A column of a kind: shown in lists and the CLI's `ls`, and (unless `input: false`) a CLI flag. */
+export interface FieldDefinition<Key extends string = string> {
+  /** A column of the kind's row. */
+  key: Key;
+  /** Column header: "PORT". */
+  label: string;
+  /** The CLI flag when it isn't the key: `--from` for `source`. */
+  flag?: string;
+  /** How the CLI turns the flag's text into the input value (default: the text). */
+  type?: "string" | "number" | "boolean";
+  /** Shown but not typed by the user (e.g. a package's installed version). */
+  input?: false;
+}
+
 export interface ResourceDefinition<Row extends ResourceRowBase, S extends z.ZodType, A extends Action, Api extends string> {
   /** Stored in Operation.resourceType and used in operation kinds: "firewall_rule". */
   type: string;
@@ -151,6 +165,7 @@ export interface ResourceDefinition<Row extends ResourceRowBase, S extends z.Zod
   label: { one: string; many: string };
   /** The create form's input, shared by the browser form, tRPC and the CLI. */
   input: S;
+  fields: readonly FieldDefinition<keyof Row & string>[];
   /**
    * The new row's columns from valid input (status and serverId are added by the engine).
    * Throws `FieldError` for what only the server can check (e.g. the SSH port).
@@ -185,6 +200,7 @@ export interface ResourceKind {
   parent: string;
   label: { one: string; many: string };
   input: z.ZodType;
+  fields: readonly FieldDefinition[];
   create(input: unknown, ctx: PlanContext): Record<string, unknown>;
   duplicateMessage?(input: unknown): string;
   describe(row: ResourceRowBase): string;

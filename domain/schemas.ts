@@ -25,7 +25,7 @@ function isIpv6(v: string): boolean {
 }
 
 export const serverNameSchema = z
-  .string()
+  .string({ message: "Name is required" })
   .trim()
   .min(1, "Name is required")
   .max(64, "Name must be at most 64 characters");

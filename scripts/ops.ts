@@ -1,8 +1,8 @@
 // BrokeForge ops CLI for internal tools: `npm run ops -- <command>` (see `help`).
 // Talks to the API with an API token: BROKEFORGE_URL (default http://127.0.0.1:3000), BROKEFORGE_TOKEN.
 import { createCtx, DEFAULT_URL, reportError, type Ctx } from "./ops/context";
-import { firewall } from "./ops/firewall";
 import { operations } from "./ops/operations";
+import { resourceCommands, resourceUsage } from "./ops/resources";
 import { servers } from "./ops/servers";
 import { watch } from "./ops/watch";
 
@@ -10,10 +10,9 @@ const USAGE = `Usage: npm run ops -- <command> [options]
 
 Commands:
   servers [--json]                       list servers: id, name, host, connection, current operation
-  firewall ls <serverId> [--json]        list a server's firewall rules
-  firewall add <serverId> --name N --port P [--protocol tcp|udp|any] [--action allow|deny] [--from CIDR]
-                                         add a rule (queued; prints its id and status)
-  firewall rm <ruleId>                   remove a rule (queued)
+${resourceUsage()}
+                                         add queues the install and prints the new id and status;
+                                         every value is checked by the server, per field
   operations <serverId> [--limit n] [--json]
                                          a server's operations, newest first (default 20)
   watch [<serverId>] [--since <eventId>] live change events of one server (or all), one JSON line
@@ -26,10 +25,12 @@ Environment:
 
 Examples:
   npm run ops -- servers
-  npm run ops -- firewall add cm5x… --name web --port 443
+  npm run ops -- packages add cm5x… --type firewall
+  npm run ops -- firewall add cm5x… --name web --port 443 --from 203.0.113.0/24
+  npm run ops -- scheduler add cm5x… --name backup --command "/usr/local/bin/backup" --frequency daily
   npm run ops -- watch cm5x… | jq -c 'select(.entity == "firewall_rule")'`;
 
-const COMMANDS: Record<string, (args: string[], ctx: Ctx) => Promise<number>> = { servers, firewall, operations, watch };
+const COMMANDS: Record<string, (args: string[], ctx: Ctx) => Promise<number>> = { servers, operations, watch, ...resourceCommands() };
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;

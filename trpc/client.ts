@@ -10,7 +10,7 @@
 // Outputs are decoded with superjson (the server's transformer), so dates are `Date`s here too.
 //
 // Types only from the router: this file must not pull server modules into a script.
-import { createTRPCClient, createWSClient, httpLink, splitLink, wsLink, type TRPCClient } from "@trpc/client";
+import { createTRPCClient, createTRPCUntypedClient, createWSClient, httpLink, splitLink, wsLink, type TRPCClient, type TRPCUntypedClient } from "@trpc/client";
 import superjson from "superjson";
 import WebSocket from "ws";
 import type { AppRouter } from "./router";
@@ -29,6 +29,11 @@ export interface BrokeForgeClientOptions {
 
 export interface BrokeForgeClient {
   trpc: TRPCClient<AppRouter>;
+  /**
+   * The same connection by procedure path (`client.mutation("firewall.create", input)`), for
+   * code that is generic over the catalogue's kinds (the ops CLI); the server still validates.
+   */
+  untyped: TRPCUntypedClient<AppRouter>;
   /** Ends subscriptions and closes the WebSocket (HTTP needs no cleanup). */
   close(): void;
 }
@@ -65,17 +70,17 @@ export function createBrokeForgeClient(opts: BrokeForgeClientOptions): BrokeForg
     onOpen: opts.onOpen,
     onClose: opts.onClose,
   });
-  const trpc = createTRPCClient<AppRouter>({
-    links: [
-      splitLink({
-        condition: (op) => op.type === "subscription",
-        true: wsLink({ client: wsClient, transformer: superjson }),
-        false: httpLink({ url: http, headers: { authorization: `Bearer ${opts.token}` }, transformer: superjson }),
-      }),
-    ],
-  });
+  const links = [
+    splitLink<AppRouter>({
+      condition: (op) => op.type === "subscription",
+      true: wsLink({ client: wsClient, transformer: superjson }),
+      false: httpLink({ url: http, headers: { authorization: `Bearer ${opts.token}` }, transformer: superjson }),
+    }),
+  ];
+  const trpc = createTRPCClient<AppRouter>({ links });
   return {
     trpc,
+    untyped: createTRPCUntypedClient<AppRouter>({ links }),
     close() {
       void wsClient.close();
     },

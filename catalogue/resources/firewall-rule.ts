@@ -13,6 +13,13 @@ export const firewallRule = defineResource<FirewallRule>()({
   parent: "firewall",
   label: { one: "firewall rule", many: "Firewall rules" },
   input: firewallRuleInputSchema,
+  fields: [
+    { key: "name", label: "NAME" },
+    { key: "port", label: "PORT" },
+    { key: "protocol", label: "PROTOCOL" },
+    { key: "action", label: "ACTION" },
+    { key: "source", label: "FROM", flag: "from" },
+  ],
   create: (rule, { server }) => {
     const conflict = sshRuleConflict(rule, server.sshPort);
     if (conflict) throw new FieldError("port", conflict);

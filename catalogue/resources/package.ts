@@ -15,6 +15,11 @@ export const serverPackage = defineResource<ServerPackage>()({
   input: z.object({
     type: z.string().refine((t) => packageDefinition(t) !== undefined, { message: `Choose ${allPackages().map((p) => p.type).join(", ")}` }),
   }),
+  fields: [
+    { key: "type", label: "TYPE" },
+    { key: "name", label: "NAME", input: false },
+    { key: "version", label: "VERSION", input: false },
+  ],
   create: ({ type }) => ({ type, name: mustFind(type).name }),
   duplicateMessage: ({ type }) => `${mustFind(type).name} is already installed or installing`,
   describe: (p) => `${packageDefinition(p.type)?.label ?? p.type} (${p.name})`,

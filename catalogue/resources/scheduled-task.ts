@@ -13,6 +13,13 @@ export const scheduledTask = defineResource<ScheduledTask>()({
   parent: "scheduler",
   label: { one: "scheduled task", many: "Scheduled tasks" },
   input: scheduledTaskInputSchema,
+  fields: [
+    { key: "name", label: "NAME" },
+    { key: "user", label: "USER" },
+    { key: "frequency", label: "FREQUENCY" },
+    { key: "cron", label: "CRON" },
+    { key: "command", label: "COMMAND" },
+  ],
   // The row keeps the cron expression itself: the preset's, or the normalised custom one.
   create: (task) => ({ name: task.name, command: task.command, user: task.user, frequency: task.frequency, cron: cronExpressionFor(task) }),
   describe: (t) => `“${t.name}” (${t.cron}, as ${t.user})`,

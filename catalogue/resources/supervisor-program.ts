@@ -14,6 +14,15 @@ export const supervisorProgram = defineResource<SupervisorProgram>()({
   parent: "supervisor",
   label: { one: "supervisor program", many: "Supervisor programs" },
   input: supervisorProgramInputSchema,
+  fields: [
+    { key: "name", label: "NAME" },
+    { key: "user", label: "USER" },
+    { key: "numprocs", label: "PROCESSES", type: "number" },
+    { key: "directory", label: "DIRECTORY" },
+    { key: "autostart", label: "AUTOSTART", type: "boolean" },
+    { key: "autorestart", label: "AUTORESTART", type: "boolean" },
+    { key: "command", label: "COMMAND" },
+  ],
   create: (program) => ({ ...program }),
   describe: (p) => `“${p.name}” (${p.numprocs} × ${p.command.length > 40 ? `${p.command.slice(0, 39)}…` : p.command})`,
   actions: {

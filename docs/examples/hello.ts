@@ -46,6 +46,10 @@ export function greetingKind(root: string) {
     parent: "hello",
     label: { one: "greeting", many: "Greetings" },
     input: z.object({ name: z.string().trim().min(1, "Name is required"), text: z.string().min(1, "Say something") }),
+    fields: [
+      { key: "name", label: "NAME" },
+      { key: "command", label: "TEXT", flag: "text" },
+    ],
     create: (input) => ({ name: input.name, command: input.text, directory: root }),
     describe: (row) => `“${row.name}”`,
     actions: {

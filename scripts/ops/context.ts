@@ -2,6 +2,7 @@
 // first use, so `help` needs no token), errors with their exit codes, and output helpers.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { TRPCClientError } from "@trpc/client";
+import { ALL_KINDS } from "../../catalogue";
 import { createBrokeForgeClient, type BrokeForgeClient } from "../../trpc/client";
 
 export const DEFAULT_URL = "http://127.0.0.1:3000";
@@ -60,18 +61,13 @@ export function positionals(got: string[], ...names: string[]): string[] {
   return got;
 }
 
-// How API field names map to command-line flags, for validation messages.
-const FLAG_OF: Record<string, string> = {
-  name: "--name",
-  port: "--port",
-  protocol: "--protocol",
-  action: "--action",
-  source: "--from",
-  limit: "--limit",
-  lastEventId: "--since",
-  serverId: "<serverId>",
-  id: "<id>",
-};
+// How API field names map to command-line flags, for validation messages: the kinds' own
+// fields (their definitions name the flags), then the fixed commands'.
+const FLAG_OF: Record<string, string> = Object.assign(
+  {},
+  ...ALL_KINDS.map((kind) => Object.fromEntries(kind.fields.map((f) => [f.key, `--${f.flag ?? f.key}`]))),
+  { limit: "--limit", lastEventId: "--since", serverId: "<serverId>", id: "<id>" },
+);
 
 /** Prints an error for a human (stderr) and returns the exit code. */
 export function reportError(e: unknown, url: string): number {

@@ -14,8 +14,9 @@ export async function operations(args: string[], ctx: Ctx): Promise<number> {
     o.state,
     o.milestoneTotal ? `${o.milestoneStep}/${o.milestoneTotal}` : "-",
     when(o.createdAt),
+    o.title || "-",
     oneLine(o.errorLog),
   ]);
-  console.log(table(["KIND", "STATE", "STEP", "WHEN", "ERROR"], rows));
+  console.log(table(["KIND", "STATE", "STEP", "WHEN", "WHAT", "ERROR"], rows));
   return 0;
 }

@@ -167,8 +167,8 @@ describe("one-shot commands", () => {
     const ops = await cli(["operations", serverId, "--limit", "5"]);
     expect(ops.code).toBe(0);
     const [header, newest] = ops.stdout.split("\n");
-    expect(header).toMatch(/^KIND\s+STATE\s+STEP\s+WHEN\s+ERROR$/);
-    expect(newest).toMatch(/^firewall_rule\.install\s+succeeded\s+(\d+)\/\1\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+s ago\)$/);
+    expect(header).toMatch(/^KIND\s+STATE\s+STEP\s+WHEN\s+WHAT\s+ERROR$/);
+    expect(newest).toMatch(/^firewall_rule\.install\s+succeeded\s+(\d+)\/\1\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+s ago\)\s+Add firewall rule “web” \(allow 8443\/tcp from 10\.0\.0\.0\/8\)$/);
 
     const rm = await cli(["firewall", "rm", ruleId!]);
     expect(rm.code).toBe(0);
@@ -176,6 +176,19 @@ describe("one-shot commands", () => {
     await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: ruleId } })) === null || null);
     await eventually(async () => (await e.db.operation.findFirst({ where: { resourceId: ruleId, action: "remove", state: "succeeded" } })) ?? null);
     expect((await cli(["firewall", "ls", serverId])).stdout).toBe("No firewall rules.\n");
+  });
+
+  it("every resource kind gets the same commands from its definition: scheduler add, pause, ls", async () => {
+    const added = await cli(["scheduler", "add", serverId, "--name", "backup", "--command", "echo 'hi there'", "--frequency", "daily"]);
+    expect(added).toMatchObject({ code: 0, stderr: "" });
+    const [taskId] = added.stdout.trim().split(" ");
+    await eventually(async () => (await e.db.scheduledTask.findUnique({ where: { id: taskId } }))?.status === "active" || null);
+    const paused = await cli(["scheduler", "pause", taskId!]);
+    expect(paused.stdout).toMatch(new RegExp(`^${taskId} pause queued \\(operation \\w+\\)\n$`));
+    await eventually(async () => (await e.db.scheduledTask.findUnique({ where: { id: taskId } }))?.status === "paused" || null);
+    const ls = await cli(["scheduler", "ls", serverId]);
+    expect(ls.stdout).toMatch(new RegExp(`${taskId}\\s+backup\\s+root\\s+daily\\s+0 0 \\* \\* \\*\\s+echo 'hi there'\\s+paused`));
+    expect((await cli(["scheduler", "restart", taskId!])).code).toBe(2); // not an action of this kind
   });
 
   it("a bad port prints the field error and exits 1, creating nothing", async () => {
@@ -210,7 +223,8 @@ describe("one-shot commands", () => {
     expect((await cli(["servers", "--bogus"])).code).toBe(2);
     const help = await cli(["help"], cliEnv({ BROKEFORGE_TOKEN: undefined }));
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/firewall add <serverId> --name N --port P/);
+    expect(help.stdout).toMatch(/firewall add <serverId> --name … --port … --protocol … --action … --from …/);
+    expect(help.stdout).toMatch(/scheduler pause\|resume|scheduler retry\|pause\|resume <id>/);
   });
 
   it("watch on a server the token's user doesn't own fails with NOT_FOUND", async () => {
