@@ -3,12 +3,32 @@
 // five-milestone operation does not cause five refetches of a page.
 import { useQueryClient } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
-import { createContext, useContext, useEffect, useMemo, useRef } from "react";
+import { createContext, useContext, useEffect, useMemo, useState } from "react";
 import { ALL_KINDS } from "../../catalogue";
 import type { LiveEvent } from "../../domain/live";
 import { useTRPC } from "./trpc";
 
 const DEBOUNCE_MS = 150;
+
+/** Collects entity names ("*": everything) and hands them over once no more arrive for `ms`. */
+function coalescer(ms: number) {
+  const pending = new Set<string>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return {
+    add(entity: string, flush: (entities: readonly string[]) => void) {
+      pending.add(entity);
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const entities = [...pending];
+        pending.clear();
+        flush(entities);
+      }, ms);
+    },
+    cancel() {
+      clearTimeout(timer);
+    },
+  };
+}
 
 export type LiveStatus = "live" | "connecting" | "offline";
 const LiveStatusContext = createContext<LiveStatus>("connecting");
@@ -18,15 +38,13 @@ export const useLiveStatus = () => useContext(LiveStatusContext);
 export function LiveUpdates({ serverId, children }: { serverId?: string; children: React.ReactNode }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const pending = useRef(new Set<LiveEvent["entity"] | "*">()); // "*": refetch everything
-  const timer = useRef<ReturnType<typeof setTimeout>>();
+  // One batch per mounted component (state, not a ref: it is never read during render).
+  const [batch] = useState(() => coalescer(DEBOUNCE_MS));
 
   const flush = useMemo(
-    () => () => {
-      const entities = [...pending.current];
-      pending.current.clear();
+    () => (entities: readonly string[]) => {
       const all = entities.includes("*");
-      const touched = (...names: Array<LiveEvent["entity"]>) => all || names.some((n) => entities.includes(n));
+      const touched = (...names: string[]) => all || names.some((n) => entities.includes(n));
       const filters = [
         touched("server", "operation") && trpc.servers.pathFilter(),
         touched("operation", "operation_milestone") && trpc.operations.pathFilter(),
@@ -38,12 +56,8 @@ export function LiveUpdates({ serverId, children }: { serverId?: string; childre
     [trpc, queryClient],
   );
 
-  const schedule = (entity: LiveEvent["entity"] | "*") => {
-    pending.current.add(entity);
-    clearTimeout(timer.current);
-    timer.current = setTimeout(flush, DEBOUNCE_MS);
-  };
-  useEffect(() => () => clearTimeout(timer.current), []);
+  const schedule = (entity: string) => batch.add(entity, flush);
+  useEffect(() => () => batch.cancel(), [batch]);
 
   const handlers = {
     // (Re)connected without a resume point: refetch once, anything may have changed meanwhile.

@@ -5,7 +5,7 @@ import {
   taskInstallPlan, taskPausePlan, taskRemovePlan, taskResumePlan, taskScript, type ScheduledTask,
 } from "./scheduler";
 import type { Plan } from "../kit";
-import { SH_APT_UPDATE, shAptInstall, shAptPurge } from "../commands/expected.test-helper";
+import { SH_APT_UPDATE, shAptInstall } from "../commands/expected.test-helper";
 import { WRITE_FILE } from "../commands/files";
 
 function rendered(plan: Plan) {

@@ -15,7 +15,7 @@ export interface NginxSite {
 
 const DOMAIN = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/;
 const WILDCARD = /^\*\.(?=.{1,251}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/;
-const PATH = /^\/[A-Za-z0-9_.\/-]+$/;
+const PATH = /^\/[A-Za-z0-9_./-]+$/;
 
 function assertDomain(name: string, allowWildcard: boolean): void {
   if (!DOMAIN.test(name) && !(allowWildcard && WILDCARD.test(name))) throw new Error(`nginx: bad domain ${JSON.stringify(name)}`);

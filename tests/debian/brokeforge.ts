@@ -47,7 +47,7 @@ export async function until(get: () => Promise<Status>, status: string, timeoutM
       return null;
     }, timeoutMs);
   } catch (err) {
-    throw new Error(`waiting for ${status}: ${(err as Error).message} (last: ${JSON.stringify(last)})`);
+    throw new Error(`waiting for ${status}: ${(err as Error).message} (last: ${JSON.stringify(last)})`, { cause: err });
   }
 }
 
