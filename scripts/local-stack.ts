@@ -43,7 +43,12 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startLocalStack(opts: { pgPort: number; temporalPort: number; temporalUiPort: number; dataDir?: string }): Promise<Stack> {
+export async function startLocalStack(opts: {
+  pgPort: number;
+  temporalPort: number;
+  temporalUiPort: number;
+  dataDir?: string;
+}): Promise<Stack> {
   const dataDir = opts.dataDir ?? DATA_DIR;
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
@@ -65,7 +70,9 @@ export async function startLocalStack(opts: { pgPort: number; temporalPort: numb
     let TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS;
     let TEMPORAL_UI_URL = process.env.TEMPORAL_UI_URL ?? "";
     if (!TEMPORAL_ADDRESS) {
-      console.log(`[stack] starting Temporal dev server on 127.0.0.1:${opts.temporalPort}, data in ${shown(path.join(dataDir, "temporal"))}`);
+      console.log(
+        `[stack] starting Temporal dev server on 127.0.0.1:${opts.temporalPort}, data in ${shown(path.join(dataDir, "temporal"))}`,
+      );
       await fs.mkdir(path.join(dataDir, "temporal"), { recursive: true });
       const temporal = await startTemporalDevServer({
         port: opts.temporalPort,
