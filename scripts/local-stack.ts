@@ -17,7 +17,7 @@ export const DATA_DIR = path.resolve(process.env.BROKEFORGE_DATA_DIR || path.joi
 /** Dev secrets, generated once into <data dir>/secrets.json (mode 600) unless set in the env. */
 export async function devSecrets(dataDir = DATA_DIR): Promise<{ BROKEFORGE_ENCRYPTION_KEY: string; SESSION_SECRET: string }> {
   const file = path.join(dataDir, "secrets.json");
-  let stored: Record<string, string> = {};
+  let stored: Record<string, string>;
   try {
     stored = JSON.parse(await fs.readFile(file, "utf8"));
   } catch {

@@ -40,18 +40,17 @@ const config = {
   dataDir: DATA_DIR,
 };
 
-let stack: Stack | undefined;
-let stackStarting: Promise<Stack> | undefined;
-let watcher: SourceWatcher | undefined;
+// What shutdown() must stop, filled in as dev starts (a signal can arrive at any point).
+const state: { stack?: Promise<Stack>; watcher?: SourceWatcher; stopping?: Promise<never> } = {};
 const services: Service[] = [];
-let stopping: Promise<never> | undefined;
 
 function shutdown(code: number, why: string): Promise<never> {
-  stopping ??= (async () => {
+  state.stopping ??= (async () => {
     (code ? console.error : console.log)(`[dev] ${why}`);
-    watcher?.close();
+    state.watcher?.close();
     await Promise.all(services.map((s) => s.stop()));
-    const started = stack ?? (await stackStarting?.catch(() => undefined));
+    // If it is still starting, let it finish and stop it (a failed start has stopped itself).
+    const started = await state.stack?.catch(() => undefined);
     if (started) {
       log("stopping Temporal and PostgreSQL");
       await started.stop();
@@ -59,7 +58,7 @@ function shutdown(code: number, why: string): Promise<never> {
     log("stopped");
     return process.exit(code);
   })();
-  return stopping;
+  return state.stopping;
 }
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => void shutdown(0, `stopping (${signal})`));
@@ -92,22 +91,21 @@ const env: NodeJS.ProcessEnv = {
   HOST: config.host,
   PORT: String(config.port),
 };
-if (stopping) await stopping;
+if (state.stopping) await state.stopping;
 
-stackStarting = startLocalStack({
+state.stack = startLocalStack({
   pgPort: config.pgPort,
   temporalPort: config.temporalPort,
   temporalUiPort: config.temporalUiPort,
   dataDir: config.dataDir,
 });
-const running = await stackStarting.catch((err) => {
-  if (!stopping) console.error(err);
-  return stopping ?? shutdown(1, "the local stack failed to start");
+const running = await state.stack.catch((err) => {
+  if (!state.stopping) console.error(err);
+  return state.stopping ?? shutdown(1, "the local stack failed to start");
 });
 // A signal that arrived while the stack started: shutdown() stops it and exits. From here on
 // everything is synchronous, so no signal can slip in between starting a process and listing it.
-if (stopping) await stopping;
-stack = running;
+if (state.stopping) await state.stopping;
 Object.assign(env, {
   DATABASE_URL: running.DATABASE_URL,
   TEMPORAL_ADDRESS: running.TEMPORAL_ADDRESS,
@@ -165,7 +163,7 @@ ui.start();
 worker.start();
 
 if (devWatchEnabled()) {
-  watcher = watchSources(ROOT, [...new Set([...WORKER_SOURCES, ...WEB_SOURCES])], (changed) => {
+  state.watcher = watchSources(ROOT, [...new Set([...WORKER_SOURCES, ...WEB_SOURCES])], (changed) => {
     const tops = new Set(changed.map((p) => p.split(path.sep)[0]!));
     const what = changed.length === 1 ? changed[0]! : `${changed[0]} and ${changed.length - 1} more`;
     if (WORKER_SOURCES.some((t) => tops.has(t))) void worker.restart(`${what} changed`);

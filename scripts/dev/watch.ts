@@ -74,7 +74,7 @@ export function watchSources(
     }
     watcher.on("error", () => unwatch(dir)); // the directory was removed
     watchers.set(dir, watcher);
-    let children: fs.Dirent[] = [];
+    let children: fs.Dirent[];
     try {
       children = fs.readdirSync(dir, { withFileTypes: true });
     } catch {
