@@ -3,7 +3,8 @@
 // each derives what it touches from the Operation row (activities/plans.ts), never from
 // the workflow's input beyond the operation id.
 import { Context } from "@temporalio/activity";
-import { ACTION_STATUS, type QueuedOperation } from "../domain/resources";
+import { statusesOf } from "../catalogue/kit";
+import type { QueuedOperation } from "../domain/resources";
 import { db } from "../core/db";
 import { resourceTable } from "../core/resources";
 import { classified } from "./failures";
@@ -37,7 +38,7 @@ export async function beginOperation(op: QueuedOperation): Promise<BegunOperatio
       });
       await resourceTable(kind, tx).updateMany({
         where: { id: resource.id },
-        data: { status: ACTION_STATUS[action].during, errorLog: null },
+        data: { status: statusesOf(kind, action).during, errorLog: null },
       });
     });
     return { milestones: plan.map(({ name, label }) => ({ name, label })), hasPreconditions };
@@ -49,7 +50,7 @@ export async function completeOperation(op: QueuedOperation): Promise<void> {
   return classified(async () => {
     const loaded = await loadOperation(op.operationId, op.serverId);
     if (!loaded) return;
-    const success = ACTION_STATUS[loaded.action].success;
+    const { success } = statusesOf(loaded.kind, loaded.action);
     await db().$transaction(async (tx) => {
       const table = resourceTable(loaded.kind, tx);
       if (success === null) await table.deleteMany({ where: { id: loaded.resourceId } });

@@ -12,7 +12,7 @@
 //
 // No server imports in catalogue/: the browser bundles it too (labels, schemas, actions).
 import type { z } from "zod";
-import type { Action } from "../domain/resources";
+import { standardStatuses, type Action, type ActionStatuses } from "../domain/resources";
 
 /** One command. Values a user typed go in argv elements, never into shell text. */
 export interface Step {
@@ -127,6 +127,8 @@ export interface ResourceRowBase {
 export interface ActionDefinition<Row> {
   /** The verb as shown on a button and in an operation's title: "Pause". */
   label: string;
+  /** Where this action differs from the standard lifecycle (domain/resources.ts). */
+  statuses?: Partial<ActionStatuses>;
   plan(row: Row, ctx: PlanContext): Plan;
   /** Checked before the first milestone; see Precondition. */
   requires?(row: Row, ctx: PlanContext): readonly Precondition[];
@@ -214,6 +216,11 @@ export function defineResource<Row extends ResourceRowBase>() {
   return <S extends z.ZodType, Api extends string, A extends Action = "install" | "remove">(
     definition: ResourceDefinition<Row, S, A, Api>,
   ) => definition;
+}
+
+/** The statuses `action` moves a resource of `kind` through: the standard ones, as the kind overrides them. */
+export function statusesOf(kind: Pick<ResourceKind, "actions">, action: Action): ActionStatuses {
+  return { ...standardStatuses(action), ...kind.actions[action]?.statuses };
 }
 
 /** "Install firewall rule “web” (allow 443/tcp)": how an operation reads wherever it is shown. */

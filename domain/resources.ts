@@ -24,6 +24,23 @@ export const ACTION_FROM: Record<Action, readonly TaskStatus[]> = {
   restart: ["active"],
 };
 
+/** The statuses one action moves a resource through (the seeds' lifecycles). */
+export interface ActionStatuses {
+  /** It may start from these (anything else is busy or makes no sense). */
+  from: readonly TaskStatus[];
+  /** From the click until the engine picks the operation up. */
+  queued: TaskStatus;
+  /** While its milestones run. */
+  during: TaskStatus;
+  /** After it succeeds; null: the row is deleted. */
+  success: TaskStatus | null;
+}
+
+/** The standard lifecycle of each action; a kind's action may override parts of it. */
+export function standardStatuses(action: Action): ActionStatuses {
+  return { from: ACTION_FROM[action], queued: QUEUED_STATUS[action], ...ACTION_STATUS[action] };
+}
+
 /** Status shown from the click until the engine picks the operation up. */
 export const QUEUED_STATUS: Record<Action, TaskStatus> = {
   install: "pending",

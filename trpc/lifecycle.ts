@@ -3,8 +3,8 @@
 // the operation with its title, enqueue. Ownership was checked by the procedure's middleware.
 import { TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
-import { FieldError, operationTitle, type ResourceKind, type ServerFacts } from "../catalogue/kit";
-import { ACTION_FROM, QUEUED_STATUS, type Action } from "../domain/resources";
+import { FieldError, operationTitle, statusesOf, type ResourceKind, type ServerFacts } from "../catalogue/kit";
+import type { Action } from "../domain/resources";
 import { assertRetryAllowed, enqueueOperation } from "../core/operations";
 import { resourceTable, type ResourceRow } from "../core/resources";
 
@@ -41,10 +41,10 @@ export async function createResource(kind: ResourceKind, opts: { userId: string;
 export async function startAction(kind: ResourceKind, opts: { userId: string; row: ResourceRow; action: Action; isRetry?: boolean }) {
   const { row, action, isRetry = false } = opts;
   if (isRetry) await assertRetryAllowed(opts.userId);
-  const from = ACTION_FROM[action];
+  const { from, queued } = statusesOf(kind, action);
   const { count } = await resourceTable(kind).updateMany({
     where: { id: row.id, status: { in: [...from] } },
-    data: { status: QUEUED_STATUS[action] },
+    data: { status: queued },
   });
   if (count === 0) {
     throw new TRPCError({

@@ -1,7 +1,7 @@
 // A resource kind's list: its rows with status, error and the buttons its definition's
 // actions allow in each status. Generic over the catalogue's kinds; a route supplies how a
 // row reads (title, detail) and the kind's tRPC procedures.
-import type { ResourceKind } from "../../catalogue/kit";
+import { statusesOf, type ResourceKind } from "../../catalogue/kit";
 import { ACTIONS, type Action } from "../../domain/resources";
 import type { TaskStatus } from "../../domain/status";
 import { EmptyState, ResourceRow, type RowActions } from "./resource-row";
@@ -47,6 +47,7 @@ export function ResourceList<R extends Row>(props: {
           errorLog={row.errorLog}
           actions={actionsOf(row)}
           labels={Object.fromEntries(ACTIONS.flatMap((a) => (kind.actions[a] ? [[a, kind.actions[a].label]] : [])))}
+          allowed={{ retry: statusesOf(kind, "install").from, ...Object.fromEntries(ACTIONS.map((a) => [a, statusesOf(kind, a).from])) }}
         />
       ))}
     </ul>

@@ -13,12 +13,13 @@ export interface RowActions {
 }
 
 const LABELS: Record<keyof RowActions, string> = { remove: "Remove", retry: "Retry", pause: "Pause", resume: "Resume", restart: "Restart" };
+/** The standard lifecycle's starting statuses; a kind's own come in through `allowed`. */
 const ALLOWED: Record<keyof RowActions, readonly TaskStatus[]> = {
   remove: ACTION_FROM.remove,
   retry: ACTION_FROM.install,
   pause: ACTION_FROM.pause,
   resume: ACTION_FROM.resume,
-  restart: ACTION_FROM.restart satisfies readonly TaskStatus[],
+  restart: ACTION_FROM.restart,
 };
 
 export function ResourceRow(props: {
@@ -30,9 +31,11 @@ export function ResourceRow(props: {
   actions: RowActions;
   /** Button labels from the kind's definition ("Pause"); defaults below. */
   labels?: Partial<Record<keyof RowActions, string>>;
+  /** The statuses each button may start from, from the kind's definition; defaults above. */
+  allowed?: Partial<Record<keyof RowActions, readonly TaskStatus[]>>;
 }) {
   const action = useApiAction();
-  const buttons = (Object.keys(props.actions) as Array<keyof RowActions>).filter((k) => ALLOWED[k].includes(props.status));
+  const buttons = (Object.keys(props.actions) as Array<keyof RowActions>).filter((k) => (props.allowed?.[k] ?? ALLOWED[k]).includes(props.status));
   return (
     <li className="px-4 py-3" data-testid={props.testId} data-status={props.status}>
       <div className="flex flex-wrap items-center gap-x-3 gap-y-2">
