@@ -1,15 +1,15 @@
-import { execFile } from 'node:child_process';
-import fs from 'node:fs/promises';
-import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { execFile } from "node:child_process";
+import fs from "node:fs/promises";
+import net from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it; tiny race if someone grabs it first). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
       const { port } = server.address() as net.AddressInfo;
       server.close(() => resolve(port));
     });
@@ -61,8 +61,8 @@ export class PortsInUseError extends Error {}
 export async function assertPortsFree(claims: PortClaim[]): Promise<void> {
   const problems: string[] = [];
   const seen = new Map<number, string>();
-  for (const { port, host = '127.0.0.1', what, env } of claims) {
-    const hint = env ? ` (set ${env} to use another port)` : '';
+  for (const { port, host = "127.0.0.1", what, env } of claims) {
+    const hint = env ? ` (set ${env} to use another port)` : "";
     const twice = seen.get(port);
     if (twice) {
       problems.push(`  port ${port} is configured for both ${twice} and ${what}${hint}`);
@@ -71,21 +71,23 @@ export async function assertPortsFree(claims: PortClaim[]): Promise<void> {
     seen.set(port, what);
     const error = await tryListen(port, host);
     if (!error) continue;
-    if (error === 'EADDRINUSE') {
+    if (error === "EADDRINUSE") {
       const holder = await portHolder(port);
-      problems.push(`  port ${port} (${what}) is already in use by ${holder ?? 'another process (run `ss -ltnp` as root to see which)'}${hint}`);
+      problems.push(
+        `  port ${port} (${what}) is already in use by ${holder ?? "another process (run `ss -ltnp` as root to see which)"}${hint}`,
+      );
     } else {
       problems.push(`  port ${port} (${what}) on ${host} cannot be used: ${error}${hint}`);
     }
   }
-  if (problems.length) throw new PortsInUseError(`Cannot start: ports in use\n${problems.join('\n')}`);
+  if (problems.length) throw new PortsInUseError(`Cannot start: ports in use\n${problems.join("\n")}`);
 }
 
 /** undefined when `host:port` could be bound just now, else the error code. */
 function tryListen(port: number, host: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    server.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
     server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(undefined)));
   });
 }
@@ -96,12 +98,15 @@ function tryListen(port: number, host: string): Promise<string | undefined> {
  */
 export async function portHolder(port: number): Promise<string | undefined> {
   const stdout = await new Promise<string>((resolve) =>
-    execFile('ss', ['-H', '-l', '-t', '-n', '-p', 'sport', '=', `:${port}`], (err, out) => resolve(err ? '' : out)),
+    execFile("ss", ["-H", "-l", "-t", "-n", "-p", "sport", "=", `:${port}`], (err, out) => resolve(err ? "" : out)),
   );
   const holders = new Set<string>();
   for (const [, name, pid] of stdout.matchAll(/\("([^"]*)",pid=(\d+)/g)) {
-    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').then((c) => c.split('\0').filter(Boolean).join(' ').slice(0, 120), () => '');
-    holders.add(`${name} (pid ${pid}${cmdline ? `: ${cmdline}` : ''})`);
+    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").then(
+      (c) => c.split("\0").filter(Boolean).join(" ").slice(0, 120),
+      () => "",
+    );
+    holders.add(`${name} (pid ${pid}${cmdline ? `: ${cmdline}` : ""})`);
   }
-  return holders.size ? [...holders].join(', ') : undefined;
+  return holders.size ? [...holders].join(", ") : undefined;
 }

