@@ -1,7 +1,10 @@
 // Test connection: connect over SSH, read OS facts, pin the host key on first contact.
+import { allPackages } from "../catalogue";
+import { apt } from "../catalogue/commands";
 import { db } from "../core/db";
 import { classified } from "./failures";
 import { connect } from "./ssh/client";
+import { toShell } from "./ssh/shell";
 import { pinHostKey } from "./host-keys";
 import { loadTarget } from "./targets";
 
@@ -14,18 +17,26 @@ export interface ProbeResult {
   osName: string | null;
   osVersion: string | null;
   kernel: string | null;
+  packageOffers: Record<string, apt.AptOffer>;
 }
 
-// One command, one channel: os-release and the kernel release separated by a marker line.
-const PROBE = "cat /etc/os-release 2>/dev/null; echo ---brokeforge-uname---; uname -r";
+// One command, one channel: os-release, the kernel release, and what apt offers for the
+// catalogue's packages (how a package definition learns which version the OS has),
+// separated by marker lines. apt-cache is read-only; a server without it just offers nothing.
+function probeCommand(): string {
+  const packages = [...new Set(allPackages().flatMap((p) => p.aptPackages))];
+  const policy = packages.length ? `${toShell(apt.policy(packages))} 2>/dev/null` : "true";
+  return `cat /etc/os-release 2>/dev/null; echo ---brokeforge-uname---; uname -r; echo ---brokeforge-apt---; ${policy} || true`;
+}
 
 export async function probeServer({ serverId }: ProbeInput): Promise<ProbeResult> {
   return classified(async () => {
     const target = await loadTarget(serverId);
     const conn = await connect(target, { readyTimeoutMs: 10_000 });
     try {
-      const out = await conn.exec(PROBE, { timeoutMs: 15_000, maxOutputBytes: 64 * 1024 });
-      const [osRelease = "", uname = ""] = out.stdout.split("---brokeforge-uname---");
+      const out = await conn.exec(probeCommand(), { timeoutMs: 15_000, maxOutputBytes: 256 * 1024 });
+      const [osRelease = "", rest = ""] = out.stdout.split("---brokeforge-uname---");
+      const [uname = "", policy = ""] = rest.split("---brokeforge-apt---");
       const fields = parseOsRelease(osRelease);
       const result: ProbeResult = {
         fingerprint: conn.hostKey.fingerprint,
@@ -33,6 +44,7 @@ export async function probeServer({ serverId }: ProbeInput): Promise<ProbeResult
         osName: fields.NAME ?? null,
         osVersion: fields.VERSION ?? fields.VERSION_ID ?? null,
         kernel: uname.trim() || null,
+        packageOffers: apt.parsePolicy(policy),
       };
       await pinHostKey(serverId, target.host, target.port, conn.hostKey);
       return result;
@@ -76,6 +88,7 @@ export async function recordConnectionOutcome({ serverId, operationId, result }:
             osName: result.probe.osName,
             osVersion: result.probe.osVersion,
             kernel: result.probe.kernel,
+            packageOffers: result.probe.packageOffers,
             lastConnectedAt: now,
           }
         : { connectionStatus: "failed", connectionError: result.error },

@@ -1,6 +1,7 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { useLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
+import { z } from "zod";
 import { PACKAGES, packageDefinition } from "../../catalogue";
 import type { PackageDefinition } from "../../catalogue/kit";
 import { ResourceRow } from "../components/resource-row";
@@ -10,7 +11,21 @@ import { useApiAction } from "../lib/use-api-form";
 
 export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const api = await requireApi(request, context);
-  return { serverId: params.id!, packages: await api.packages.list({ serverId: params.id! }) };
+  const [packages, server] = await Promise.all([api.packages.list({ serverId: params.id! }), api.servers.byId({ id: params.id! })]);
+  return { serverId: params.id!, packages, offers: offersOf(server.packageOffers) };
+}
+
+/** The apt offers the last connection test read, as `{ deb: { installed, candidate } }`. */
+const offersSchema = z.record(z.string(), z.object({ installed: z.string().nullable(), candidate: z.string().nullable() })).catch({});
+function offersOf(json: unknown) {
+  return offersSchema.parse(json ?? {});
+}
+
+/** "ufw 0.36.2-1 available" from the server's own apt, or nothing before a connection test. */
+function offered(definition: PackageDefinition, offers: ReturnType<typeof offersOf>): string | null {
+  const versions = definition.aptPackages.map((deb) => [deb, offers[deb]?.candidate] as const).filter(([, v]) => v);
+  if (versions.length === 0) return null;
+  return `${versions.map(([deb, v]) => `${deb} ${v}`).join(", ")} available from the server's apt`;
 }
 
 /** "Firewall (ufw)"; just "Supervisor" when the package is called like its label. */
@@ -46,6 +61,9 @@ export default function PackagesTab() {
             <div className="flex-1">
               <div className="font-medium">{title(definition)}</div>
               <div className="text-xs text-slate-500">{definition.description}</div>
+              {offered(definition, loaded.offers) ? (
+                <div className="text-xs text-slate-400" data-testid={`offer-${definition.type}`}>{offered(definition, loaded.offers)}</div>
+              ) : null}
             </div>
             <button
               type="button"

@@ -57,6 +57,39 @@ export function install(packages: readonly string[]): Step[] {
   return [repair(), step(`Installing ${packages.join(", ")}`, ...APT_GET, ...CONFOLD, "install", "-y", ...packages)];
 }
 
+/** What Debian offers for a package on this server: installed and candidate versions. */
+// A type, not an interface: it is stored as JSON (Prisma's Json input wants an index signature).
+export type AptOffer = {
+  installed: string | null;
+  candidate: string | null;
+};
+
+/** `apt-cache policy` for the packages (read-only; no lock). */
+export function policy(packages: readonly string[]): readonly string[] {
+  assertPackages(packages);
+  return ["apt-cache", "policy", "--", ...packages];
+}
+
+/** Parses `apt-cache policy` output; a package apt does not know is left out. */
+export function parsePolicy(text: string): Record<string, AptOffer> {
+  const offers: Record<string, AptOffer> = {};
+  let current: AptOffer | null = null;
+  for (const line of text.split("\n")) {
+    const name = /^([a-z0-9][a-z0-9+.-]*)(?::[a-z0-9]+)?:$/.exec(line);
+    if (name) {
+      current = { installed: null, candidate: null };
+      offers[name[1]!] = current;
+      continue;
+    }
+    const field = /^\s+(Installed|Candidate): (.+)$/.exec(line);
+    if (!current || !field) continue;
+    const value = field[2]!.trim() === "(none)" ? null : field[2]!.trim();
+    if (field[1] === "Installed") current.installed = value;
+    else current.candidate = value;
+  }
+  return offers;
+}
+
 export function purge(packages: readonly string[]): Step[] {
   assertPackages(packages);
   return [repair(), step(`Purging ${packages.join(", ")}`, ...APT_GET, "purge", "-y", ...packages)];

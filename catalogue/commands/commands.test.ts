@@ -101,3 +101,33 @@ describe("users", () => {
     expect(() => users.exists(user)).toThrow(/users: bad user/);
   });
 });
+
+describe("apt.policy", () => {
+  it("asks apt-cache, and reads installed and candidate versions per package", () => {
+    expect(toShell(apt.policy(["ufw", "cron"]))).toBe("apt-cache policy -- ufw cron");
+    const out = [
+      "ufw:",
+      "  Installed: (none)",
+      "  Candidate: 0.36.2-1",
+      "  Version table:",
+      "     0.36.2-1 500",
+      "        500 http://deb.debian.org/debian bookworm/main amd64 Packages",
+      "cron:",
+      "  Installed: 3.0pl1-162",
+      "  Candidate: 3.0pl1-162",
+      "  Version table:",
+      " *** 3.0pl1-162 500",
+      "supervisor:",
+      "  Installed: (none)",
+      "  Candidate: (none)",
+      "  Version table:",
+      "",
+    ].join("\n");
+    expect(apt.parsePolicy(out)).toEqual({
+      ufw: { installed: null, candidate: "0.36.2-1" },
+      cron: { installed: "3.0pl1-162", candidate: "3.0pl1-162" },
+      supervisor: { installed: null, candidate: null },
+    });
+    expect(apt.parsePolicy("")).toEqual({});
+  });
+});

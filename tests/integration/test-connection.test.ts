@@ -1,5 +1,6 @@
 // The test-connection workflow end to end: real Postgres, the real Temporal dev server, a
 // worker in-process, and SSH peers (OpenSSH sshd, and the in-process ssh2 peer for faults).
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSshd, type RunningSshd } from "../fixtures/sshd";
 import { startSshPeer, type SshPeer } from "../fixtures/ssh-peer";
@@ -60,6 +61,13 @@ describe("test connection", () => {
     expect(done.hostKeyFingerprint).toBe(sshd.hostKeyFingerprint);
     expect(done.osName).toBeTruthy(); // this machine's /etc/os-release, read over SSH
     expect(done.kernel).toMatch(/\d+\.\d+/);
+    // What apt offers for the catalogue's packages, as this machine's own apt-cache says.
+    const { allPackages } = await import("../../catalogue");
+    const { apt } = await import("../../catalogue/commands");
+    const debs = [...new Set(allPackages().flatMap((p) => p.aptPackages))];
+    const local = apt.parsePolicy(execFileSync("apt-cache", ["policy", "--", ...debs], { encoding: "utf8" }));
+    expect(done.packageOffers).toEqual(local);
+    expect(Object.keys(local).sort()).toEqual([...debs].sort());
     expect(done.operations[0]).toMatchObject({ kind: "server.test_connection", state: "succeeded" });
     expect(done.operations[0]!.temporalUrl).toContain(encodeURIComponent(workflowId));
   });

@@ -23,6 +23,7 @@ export const serverPublicSelect = {
   osName: true,
   osVersion: true,
   kernel: true,
+  packageOffers: true,
   lastConnectedAt: true,
   createdAt: true,
   updatedAt: true,
