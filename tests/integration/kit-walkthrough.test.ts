@@ -2,6 +2,7 @@
 // (docs/examples/hello.ts) are registered with the kit alone — no edit to the engine,
 // lifecycle, routers or live hub — and run through the real engine (Postgres, Temporal, a
 // worker) against a real OpenSSH sshd on 127.0.0.1, whose shell really runs the plans.
+import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -85,11 +86,22 @@ it("installs the throwaway package and runs the throwaway kind's lifecycle throu
   expect(installed).toMatchObject({ name: "hello", version: "1.0.0" });
   expect(readFileSync(join(root, "hello.conf"), "utf8")).toBe("greeting=hello\n");
 
-  const hostile = `it's "quoted" $(id) \`id\` ; rm -rf / 😀`;
-  const greeting = (await call("greetings.create", { serverId: server.id, name: "web", text: hostile })) as { id: string; status: string };
+  const token = `never-in-history-${randomUUID()}`;
+  const hostile = `it's "quoted" $(id) \`id\` ; rm -rf / 😀 ${token}`;
+  const greeting = (await call("greetings.create", { serverId: server.id, name: "web", text: hostile })) as { id: string; status: string; operationId: string };
   expect(greeting.status).toBe("pending");
   await eventually(async () => (await db.supervisorProgram.findUnique({ where: { id: greeting.id } }))?.status === "active" || null);
   expect(readFileSync(join(root, "greetings", `${greeting.id}.txt`), "utf8")).toBe(`${hostile}\n`);
+  // Plans are rebuilt inside activities: what the commands carry (here the greeting's text,
+  // elsewhere a password) is nowhere in Temporal's history of the operation or the queue.
+  const { temporalClient } = await import("../../temporal/client");
+  const client = await temporalClient();
+  for (const workflowId of [`server-${server.id}/op-${greeting.operationId}`, `server-${server.id}`]) {
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const text = JSON.stringify(history, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString("utf8") : v));
+    expect(text).toContain(greeting.operationId); // the history was read, payloads decoded
+    expect(text).not.toContain(token);
+  }
   const listed = (await call("greetings.list", { serverId: server.id })) as { id: string; status: string }[];
   expect(listed.map((g) => g.status)).toEqual(["failed", "active"]);
 
