@@ -110,6 +110,63 @@ describe('a worker killed (kill -9) in the middle of a milestone', () => {
   }, 2 * OP_TIMEOUT_MS + 120_000);
 });
 
+/** Holds dpkg's frontend lock (an fcntl write lock, as apt takes it) until its unit is stopped, like another apt would. */
+async function holdDpkgLock(): Promise<{ release(): Promise<void> }> {
+  const perl = [
+    'use Fcntl;',
+    'open(my $fh, ">>", "/var/lib/dpkg/lock-frontend") or die $!;',
+    'my $lk = pack("s s x4 q q l x4", F_WRLCK, 0, 0, 0, 0);',
+    'fcntl($fh, F_SETLKW, $lk) or die "lock: $!";',
+    'sleep 600;',
+  ].join('\n');
+  await server.sh(`cat > /root/hold-lock.pl <<'EOF'\n${perl}\nEOF\nsystemd-run --unit=hold-dpkg-lock /usr/bin/perl /root/hold-lock.pl`);
+  await eventually(async () => (await server.exec('lslocks -n -o PATH | grep -qx /var/lib/dpkg/lock-frontend')).exitCode === 0 || null, 10_000);
+  return { release: async () => void (await server.sh('systemctl stop hold-dpkg-lock')) };
+}
+
+/** When the journal says `message` (a prefix) about `unit`, in µs since the epoch. */
+async function journalTime(unit: string, message: string): Promise<number> {
+  const lines = (await server.sh(`journalctl --no-pager -o short-unix -u ${unit}.service`)).split('\n');
+  const hit = lines.find((l) => l.replace(/^\S+ \S+ \S+: /, '').startsWith(message));
+  if (!hit) throw new Error(`no "${message}" for ${unit} in the journal:\n${lines.join('\n')}`);
+  return Math.round(Number(hit.split(' ')[0]) * 1e6);
+}
+
+describe('a cancelled milestone', () => {
+  it('has its unit stopped before the server\'s next operation starts', async () => {
+    const lock = await holdDpkgLock();
+    try {
+      // apt waits for the lock inside the milestone's unit, as it would behind unattended-upgrades.
+      const { id } = await e.api.packages.create({ serverId, type: 'scheduler' });
+      const milestone = await eventually(async () => {
+        const m = await e.db.operationMilestone.findFirst({ where: { operation: { resourceId: id }, name: 'install_cron', state: 'running' } });
+        return m ?? null;
+      }, 60_000);
+      const unit = runName({ operationId: milestone.operationId, step: milestone.step, run: milestone.failures + 1 });
+      await eventually(async () => (await server.exec(`systemctl is-active ${unit}.service`)).stdout.trim() === 'active' || null, 60_000);
+      const next = await e.api.packages.create({ serverId, type: 'firewall' });
+
+      await e.api.operations.cancel({ id: milestone.operationId });
+      const cancelled = await eventually(async () => {
+        const o = await e.db.operation.findUniqueOrThrow({ where: { id: milestone.operationId } });
+        return o.state === 'cancelled' || o.state === 'failed' || o.state === 'succeeded' ? o : null;
+      }, 60_000);
+      expect(cancelled.state).toBe('cancelled');
+      // Nothing of it is left on the server: no unit, no apt waiting for the lock.
+      expect((await server.exec(`systemctl is-active ${unit}.service`)).stdout.trim()).not.toMatch(/^(active|activating|deactivating)$/);
+      expect((await server.exec('pgrep -x apt-get')).exitCode).toBe(1);
+
+      await lock.release();
+      await until(() => e.db.serverPackage.findUnique({ where: { id: next.id } }), 'active');
+      const nextOp = await e.db.operation.findFirstOrThrow({ where: { resourceId: next.id }, include: { milestones: true } });
+      const nextUnit = runName({ operationId: nextOp.id, step: 1, run: 1 });
+      expect(await journalTime(unit, 'Stopped')).toBeLessThan(await journalTime(nextUnit, 'Started'));
+    } finally {
+      await server.exec('systemctl stop hold-dpkg-lock');
+    }
+  }, OP_TIMEOUT_MS + 120_000);
+});
+
 describe('systemd units as run by the runner', () => {
   let conn: SshConnection;
   beforeAll(async () => {
