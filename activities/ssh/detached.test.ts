@@ -222,6 +222,7 @@ describe('start, attach, stop (real bash, setsid mode)', () => {
     expect(stopped).toMatchObject({ code: 0, stderr: '' });
     expect(alive(childPid)).toBe(false);
     expect(alive(runPid)).toBe(false);
+    expect(existsSync(path.join(runsDir, 'brokeforge-op-t-1-1/script'))).toBe(false); // it may hold secrets
     const r = await attached.done;
     expect(r.code).toBe(255);
     expect(r.stderr).toContain('ended without an exit status');

@@ -97,7 +97,7 @@ const PLACE = [
   'name=$3',
   'case $name in ""|*[!A-Za-z0-9-]*) echo "brokeforge: bad run name $name" >&2; exit 2 ;; esac',
   'if [ -n "$1" ]; then runs=$1',
-  'elif [ "$(id -u)" = 0 ]; then runs=' + DEFAULT_RUNS_DIR,
+  'elif [ "$EUID" = 0 ]; then runs=' + DEFAULT_RUNS_DIR,
   'else runs=${HOME:-/nonexistent}/.brokeforge/runs; fi',
   'd=$runs/$name',
   // The path goes into systemd-run's argv, where systemd would expand $ and %.
@@ -147,7 +147,7 @@ export const RUNNER = [
   `  find "$runs" -mindepth 1 -maxdepth 1 -type d -name "brokeforge-*" -mmin +${KEEP_RUNS_MINUTES} -exec rm -rf -- {} + </dev/null >/dev/null 2>&1 &`,
   '  printf "%s" "$4" >"$d/job" && printf "%s" "$5" >"$d/script" && printf "%s" "$PWD" >"$d/cwd" || exit 2',
   '  : >"$d/out" && : >"$d/err" || exit 2',
-  '  if [ "$2" = auto ] && [ -d /run/systemd/system ] && [ "$(id -u)" = 0 ] && command -v systemd-run >/dev/null; then',
+  '  if [ "$2" = auto ] && [ -d /run/systemd/system ] && [ "$EUID" = 0 ] && command -v systemd-run >/dev/null; then',
   '    echo systemd >"$d/mode"',
   `    ${toShell(SYSTEMD_RUN)} --unit="$name" --description="BrokeForge $name" /bin/${toShell(BASH)} "$d/job" "$d" 8>&- </dev/null >/dev/null || exit 2`,
   '    i=0',
@@ -173,6 +173,7 @@ export const RUNNER = [
   'wait "$o" "$e"',
   'if read -r rc 2>/dev/null <"$d/rc"; then exit "$rc"; fi',
   'echo "brokeforge: run $name ended without an exit status (stopped, killed, or the server restarted)" >&2',
+  'rm -f "$d/script"',
   'exit 255',
 ].join('\n');
 
@@ -208,6 +209,7 @@ export const STOP = [
   '  if [ "$alive" = 1 ]; then sig=KILL; signal; fi',
   'fi',
   `flock -w ${STOP_GRACE_SECONDS} "$d/run.lock" true || { echo "brokeforge: run $name is still running" >&2; exit 1; }`,
+  'rm -f "$d/script"', // it never got to remove its script itself
 ].join('\n');
 
 const RUN_PREFIX = `exec ${toShell([...BASH, '-c', RUNNER, 'brokeforge-run'])} `;

@@ -222,6 +222,23 @@ describe('systemd units as run by the runner', () => {
     expect(parsed.steps[1]!.stdout).toMatch(/^HOME=\/root PWD=\/root UMASK=0022 SigIgn:0000000000000000\n$/);
   }, 180_000);
 
+  it('cost per milestone on this server: in-channel vs a systemd unit (printed, not asserted)', async () => {
+    const rendered = script([{ label: 'noop', argv: ['true'] }]);
+    const timeOf = async (command: string) => {
+      const t = performance.now();
+      expect((await conn.exec(command)).exitCode).toBe(0);
+      return performance.now() - t;
+    };
+    const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const inChannel: number[] = [];
+    const unit: number[] = [];
+    for (let i = 1; i <= 11; i++) {
+      inChannel.push(await timeOf(rendered.command));
+      unit.push(await timeOf(startOrAttach({ name: `brokeforge-op-cost-1-${i}` }, rendered.body)));
+    }
+    console.log(`[debian remote-run] one-step milestone, p50 of 11: in-channel ${p50(inChannel).toFixed(0)} ms, systemd unit ${p50(unit).toFixed(0)} ms`);
+  }, 120_000);
+
   it('stop ends the unit (and everything in it) before it returns; an attach then reports no exit status', async () => {
     const work = '/root/remote-run-stop';
     const name = 'brokeforge-op-manual-2-1';
