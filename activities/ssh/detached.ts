@@ -79,7 +79,7 @@ function placeArgs(place: RunPlace): string[] {
 
 /**
  * systemd-run's fixed options. --collect: the unit disappears when it ends (failed or not);
- * the state dir keeps the result. User=0 sets HOME/USER/LOGNAME as a login would.
+ * the state dir keeps the result. --uid=0 (User=) sets HOME/USER/LOGNAME as a login would.
  * IgnoreSIGPIPE=no: services ignore SIGPIPE by default, a shell over SSH does not (`yes | head`).
  */
 export const SYSTEMD_RUN = [
@@ -107,9 +107,9 @@ const PLACE = [
 
 /**
  * The detached wrapper ($1 = state dir, $2 = "locked" when it inherits run.lock held on fd
- * 9). Holds run.lock for its whole life (an attach waits on it), records its pid, runs the script with </dev/null and its output into out/err, then
- * records the exit code. The script does not inherit the lock fd, so a daemon it starts
- * cannot keep the run "alive".
+ * 9). Holds run.lock for its whole life (an attach waits on it), records its pid, runs the
+ * script with </dev/null and its output into out/err, then records the exit code. The
+ * script does not inherit the lock fd, so a daemon it starts cannot keep the run "alive".
  */
 export const JOB = [
   'd=$1',
