@@ -79,7 +79,8 @@ export async function failOperation(input: { op: QueuedOperation; error: string;
     await db().$transaction(async (tx) => {
       const table = resourceTable(kind, tx);
       if (neverRan && row.createdResource) await table.deleteMany({ where: { id: resourceId } });
-      else if (action === "install" && !neverRan) await table.updateMany({ where: { id: resourceId }, data: { status: "failed", errorLog: error } });
+      else if (action === "install" && !neverRan)
+        await table.updateMany({ where: { id: resourceId }, data: { status: "failed", errorLog: error } });
       else
         await table.updateMany({
           where: { id: resourceId },

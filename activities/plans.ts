@@ -11,7 +11,14 @@ import { ACTIONS, type Action } from "../domain/resources";
 import type { TaskStatus } from "../domain/status";
 
 export interface LoadedOperation {
-  operation: { id: string; serverId: string; state: string; startedAt: Date | null; createdResource: boolean; previousStatus: TaskStatus | null };
+  operation: {
+    id: string;
+    serverId: string;
+    state: string;
+    startedAt: Date | null;
+    createdResource: boolean;
+    previousStatus: TaskStatus | null;
+  };
   kind: ResourceKind;
   action: Action;
   resourceId: string;
@@ -37,7 +44,8 @@ export async function loadOperation(operationId: string, expectedServerId?: stri
   if (!action || !operation.resourceType || !operation.resourceId) throw invalid(`Operation ${operationId} is not a resource operation`);
   const kind = kindOf(operation.resourceType);
   const resource = await resourceTable(kind).findUnique({ where: { id: operation.resourceId } });
-  if (resource && resource.serverId !== operation.serverId) throw invalid(`Resource ${operation.resourceId} is not on this operation's server`);
+  if (resource && resource.serverId !== operation.serverId)
+    throw invalid(`Resource ${operation.resourceId} is not on this operation's server`);
   return { operation, kind, action, resourceId: operation.resourceId, resource, server: operation.server };
 }
 
@@ -62,7 +70,10 @@ export function planOf(loaded: LoadedOperation & { resource: ResourceRow }): Pla
  */
 export function preconditionsOf(loaded: LoadedOperation & { resource: ResourceRow }): readonly Precondition[] {
   const { kind, action } = loaded;
-  const parent = kind.parent && action !== "remove" ? [requirePackage(kind.parent, `Install ${packageDefinition(kind.parent)?.label ?? kind.parent} on this server first`)] : [];
+  const parent =
+    kind.parent && action !== "remove"
+      ? [requirePackage(kind.parent, `Install ${packageDefinition(kind.parent)?.label ?? kind.parent} on this server first`)]
+      : [];
   try {
     return [...parent, ...(actionOf(loaded).requires?.(loaded.resource, { server: loaded.server }) ?? [])];
   } catch (e) {

@@ -30,7 +30,11 @@ export async function checkPreconditions(input: { operationId: string; serverId:
     const conn = await acquire(loaded.server.id);
     let result;
     try {
-      result = await conn.exec(rendered.command, { label: "Checking preconditions", timeoutMs: 60_000, signal: Context.current().cancellationSignal });
+      result = await conn.exec(rendered.command, {
+        label: "Checking preconditions",
+        timeoutMs: 60_000,
+        signal: Context.current().cancellationSignal,
+      });
     } catch (err) {
       if (err instanceof SshError && err.kind !== "command_timeout") discard(loaded.server.id);
       throw err;

@@ -1,5 +1,17 @@
 import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { Form, Link, Links, Meta, NavLink, Outlet, Scripts, ScrollRestoration, isRouteErrorResponse, useLoaderData, useRouteError } from "@remix-run/react";
+import {
+  Form,
+  Link,
+  Links,
+  Meta,
+  NavLink,
+  Outlet,
+  Scripts,
+  ScrollRestoration,
+  isRouteErrorResponse,
+  useLoaderData,
+  useRouteError,
+} from "@remix-run/react";
 import { ApiProvider } from "./lib/trpc";
 import stylesheet from "./tailwind.css";
 
@@ -36,44 +48,52 @@ export default function App() {
   const { user } = useLoaderData<typeof loader>();
   return (
     <ApiProvider key={user?.email ?? "signed-out"}>
-    <div className="min-h-full">
-      <header className="border-b border-slate-200 bg-white">
-        <div className="mx-auto flex max-w-5xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
-          <Link to="/" className="text-lg font-semibold tracking-tight">
-            <span aria-hidden>⚒</span> BrokeForge
-          </Link>
-          {user ? (
-            <>
-              <nav className="flex gap-4 text-sm" aria-label="Main">
-                <NavItem to="/" end>Servers</NavItem>
-                <NavItem to="/settings/tokens">API tokens</NavItem>
+      <div className="min-h-full">
+        <header className="border-b border-slate-200 bg-white">
+          <div className="mx-auto flex max-w-5xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
+            <Link to="/" className="text-lg font-semibold tracking-tight">
+              <span aria-hidden>⚒</span> BrokeForge
+            </Link>
+            {user ? (
+              <>
+                <nav className="flex gap-4 text-sm" aria-label="Main">
+                  <NavItem to="/" end>
+                    Servers
+                  </NavItem>
+                  <NavItem to="/settings/tokens">API tokens</NavItem>
+                </nav>
+                <div className="ml-auto flex items-center gap-3 text-sm">
+                  <span className="text-slate-500" data-testid="current-user">
+                    {user.email}
+                  </span>
+                  <Form method="post" action="/logout">
+                    <button className="rounded px-2 py-1 text-slate-600 hover:bg-slate-100">Log out</button>
+                  </Form>
+                </div>
+              </>
+            ) : (
+              <nav className="ml-auto flex gap-4 text-sm">
+                <NavItem to="/login">Log in</NavItem>
+                <NavItem to="/signup">Sign up</NavItem>
               </nav>
-              <div className="ml-auto flex items-center gap-3 text-sm">
-                <span className="text-slate-500" data-testid="current-user">{user.email}</span>
-                <Form method="post" action="/logout">
-                  <button className="rounded px-2 py-1 text-slate-600 hover:bg-slate-100">Log out</button>
-                </Form>
-              </div>
-            </>
-          ) : (
-            <nav className="ml-auto flex gap-4 text-sm">
-              <NavItem to="/login">Log in</NavItem>
-              <NavItem to="/signup">Sign up</NavItem>
-            </nav>
-          )}
-        </div>
-      </header>
-      <main className="mx-auto max-w-5xl px-4 py-8">
-        <Outlet />
-      </main>
-    </div>
+            )}
+          </div>
+        </header>
+        <main className="mx-auto max-w-5xl px-4 py-8">
+          <Outlet />
+        </main>
+      </div>
     </ApiProvider>
   );
 }
 
 function NavItem({ to, end, children }: { to: string; end?: boolean; children: React.ReactNode }) {
   return (
-    <NavLink to={to} end={end} className={({ isActive }) => (isActive ? "font-medium text-slate-900" : "text-slate-500 hover:text-slate-900")}>
+    <NavLink
+      to={to}
+      end={end}
+      className={({ isActive }) => (isActive ? "font-medium text-slate-900" : "text-slate-500 hover:text-slate-900")}
+    >
       {children}
     </NavLink>
   );
@@ -87,7 +107,9 @@ export function ErrorBoundary() {
     <main className="mx-auto max-w-xl px-4 py-16 text-center">
       <h1 className="text-2xl font-semibold">{title}</h1>
       {detail ? <p className="mt-2 text-slate-600">{detail}</p> : null}
-      <a href="/" className="mt-6 inline-block text-blue-700 underline">Back to servers</a>
+      <a href="/" className="mt-6 inline-block text-blue-700 underline">
+        Back to servers
+      </a>
     </main>
   );
 }

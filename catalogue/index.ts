@@ -18,7 +18,8 @@ export const ALL_KINDS = [serverPackage, ...RESOURCE_KINDS] as const;
 const registered: ResourceKind[] = [];
 
 export function registerResourceKind(kind: ResourceKind): void {
-  if (resourceKind(kind.type) || allKinds().some((k) => k.api === kind.api)) throw new Error(`A resource kind ${kind.type} / ${kind.api} exists already`);
+  if (resourceKind(kind.type) || allKinds().some((k) => k.api === kind.api))
+    throw new Error(`A resource kind ${kind.type} / ${kind.api} exists already`);
   registered.push(kind);
 }
 

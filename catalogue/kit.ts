@@ -59,9 +59,7 @@ export type Plan = readonly Milestone[];
  *  - `check`: a command run on the server (one script for all checks) that exits non-zero
  *    when the precondition does not hold.
  */
-export type Precondition =
-  | { kind: "package"; type: string; message: string }
-  | { kind: "check"; argv: readonly string[]; message: string };
+export type Precondition = { kind: "package"; type: string; message: string } | { kind: "check"; argv: readonly string[]; message: string };
 
 /** What plan builders may know about the server besides the row (never credentials). */
 export interface ServerFacts {

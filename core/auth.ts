@@ -51,8 +51,7 @@ export async function signup(input: { email: string; password: string }): Promis
   try {
     return await db().user.create({ data: { email: input.email, passwordHash }, select: { id: true, email: true } });
   } catch (e) {
-    if ((e as { code?: string }).code === "P2002")
-      throw new AuthError("An account with this email already exists", "EMAIL_TAKEN", "email");
+    if ((e as { code?: string }).code === "P2002") throw new AuthError("An account with this email already exists", "EMAIL_TAKEN", "email");
     throw e;
   }
 }
@@ -64,10 +63,7 @@ export async function login(input: { email: string; password: string; ip: string
     db().loginAttempt.count({ where: { ip: input.ip, success: false, createdAt: { gte: since } } }),
   ]);
   if (byEmail >= LOGIN_LIMITS.perEmail || byIp >= LOGIN_LIMITS.perIp) {
-    throw new AuthError(
-      `Too many failed login attempts. Try again in ${LOGIN_LIMITS.windowMinutes} minutes.`,
-      "RATE_LIMITED",
-    );
+    throw new AuthError(`Too many failed login attempts. Try again in ${LOGIN_LIMITS.windowMinutes} minutes.`, "RATE_LIMITED");
   }
   const user = await db().user.findUnique({ where: { email: input.email } });
   dummyHash ??= hash("not-a-real-password");
@@ -117,7 +113,9 @@ export async function principalFromApiToken(token: string | null | undefined): P
   const row = await db().apiToken.findUnique({ where: { tokenHash: sha256(token) }, include: { user: true } });
   if (!row || row.revokedAt) return null;
   // Last-used is informational; don't make every request wait for it.
-  void db().apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => {});
+  void db()
+    .apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } })
+    .catch(() => {});
   return { user: { id: row.user.id, email: row.user.email }, via: { kind: "token", tokenId: row.id } };
 }
 

@@ -9,12 +9,20 @@ const base64Key32 = z
 const common = {
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// connection URL"),
-  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, "must be host:port").default("127.0.0.1:7233"),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d+$/, "must be host:port")
+    .default("127.0.0.1:7233"),
   TEMPORAL_NAMESPACE: z.string().min(1).default("default"),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default("brokeforge"),
   BROKEFORGE_ENCRYPTION_KEY: base64Key32,
   /** How long one operation may run before it is failed (seed: $timeout = 600). */
-  OPERATION_TIMEOUT_SECONDS: z.coerce.number().int().min(10).max(24 * 3600).default(600),
+  OPERATION_TIMEOUT_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(24 * 3600)
+    .default(600),
 };
 
 export const workerEnvSchema = z.object(common);

@@ -66,12 +66,16 @@ export function parseFirewallPort(input: string): ParsedPort {
 
 export const firewallPortSchema = z.preprocess(
   (v) => (typeof v === "number" ? String(v) : v),
-  z.string({ message: "Port is required" }).trim().min(1, "Port is required").transform((v, ctx) => {
-    const parsed = parseFirewallPort(v);
-    if (parsed.ok) return parsed.port;
-    ctx.issues.push({ code: "custom", message: parsed.message, input: v });
-    return z.NEVER;
-  }),
+  z
+    .string({ message: "Port is required" })
+    .trim()
+    .min(1, "Port is required")
+    .transform((v, ctx) => {
+      const parsed = parseFirewallPort(v);
+      if (parsed.ok) return parsed.port;
+      ctx.issues.push({ code: "custom", message: parsed.message, input: v });
+      return z.NEVER;
+    }),
 );
 
 /** Optional; "" / null / missing = any address (stored as null). */

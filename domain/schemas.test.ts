@@ -45,10 +45,19 @@ describe("firewallRuleInputSchema", () => {
   });
 
   const SOURCE_HELP = "Enter an IPv4 or IPv6 address or network, like 203.0.113.7 or 203.0.113.0/24";
-  it.each(["203.0.113.7", "10.0.0.0/8", "192.168.1.1/32", "::1", "2001:db8::", "2001:DB8:0:0:0:0:0:1", "fe80::1:2:3:4:5:6", "::ffff:192.0.2.1", "2001:db8::/32", "::/128", "1:2:3:4:5:6:7::"])(
-    "accepts source %s",
-    (source) => expect(firewallRuleInputSchema.parse({ ...base, source }).source).toBe(source),
-  );
+  it.each([
+    "203.0.113.7",
+    "10.0.0.0/8",
+    "192.168.1.1/32",
+    "::1",
+    "2001:db8::",
+    "2001:DB8:0:0:0:0:0:1",
+    "fe80::1:2:3:4:5:6",
+    "::ffff:192.0.2.1",
+    "2001:db8::/32",
+    "::/128",
+    "1:2:3:4:5:6:7::",
+  ])("accepts source %s", (source) => expect(firewallRuleInputSchema.parse({ ...base, source }).source).toBe(source));
   it.each([
     ["256.1.1.1", SOURCE_HELP],
     ["1.2.3", SOURCE_HELP],
@@ -104,7 +113,9 @@ describe("scheduledTaskInputSchema", () => {
     expect(scheduledTaskInputSchema.parse(base)).toEqual({ ...base, user: "root" });
     expect(cronExpressionFor(scheduledTaskInputSchema.parse(base))).toBe("0 0 * * *");
     expect(cronExpressionFor(scheduledTaskInputSchema.parse({ ...base, frequency: "reboot", cron: "ignored" }))).toBe("@reboot");
-    expect(cronExpressionFor(scheduledTaskInputSchema.parse({ ...base, frequency: "custom", cron: "*/5  * * * SUN" }))).toBe("*/5 * * * sun");
+    expect(cronExpressionFor(scheduledTaskInputSchema.parse({ ...base, frequency: "custom", cron: "*/5  * * * SUN" }))).toBe(
+      "*/5 * * * sun",
+    );
   });
 
   it("keeps its checks when merged into a router input, as the tRPC routers do", () => {
@@ -190,9 +201,9 @@ describe("parseCronExpression", () => {
   });
 
   it("cronExpressionFor maps every preset", () => {
-    expect(
-      ["every_minute", "hourly", "daily", "weekly", "monthly", "reboot"].map((frequency) => cronExpressionFor({ frequency })),
-    ).toEqual(["* * * * *", "0 * * * *", "0 0 * * *", "0 0 * * 0", "0 0 1 * *", "@reboot"]);
+    expect(["every_minute", "hourly", "daily", "weekly", "monthly", "reboot"].map((frequency) => cronExpressionFor({ frequency }))).toEqual(
+      ["* * * * *", "0 * * * *", "0 0 * * *", "0 0 * * 0", "0 0 1 * *", "@reboot"],
+    );
     expect(cronExpressionFor({ frequency: "custom", cron: "1 2 3 4 5" })).toBe("1 2 3 4 5");
     expect(() => cronExpressionFor({ frequency: "custom", cron: null })).toThrow(/Invalid cron/);
   });
@@ -203,7 +214,12 @@ describe("supervisorProgramInputSchema", () => {
 
   it("applies the defaults", () => {
     expect(supervisorProgramInputSchema.parse(base)).toEqual({
-      ...base, directory: "/home/brokeforge", user: "root", numprocs: 1, autostart: true, autorestart: true,
+      ...base,
+      directory: "/home/brokeforge",
+      user: "root",
+      numprocs: 1,
+      autostart: true,
+      autorestart: true,
     });
     expect(supervisorProgramInputSchema.parse({ ...base, numprocs: "4", autostart: false }).numprocs).toBe(4);
   });

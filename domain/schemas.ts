@@ -2,8 +2,7 @@
 // No server imports here: this file is bundled into the browser too.
 import { z } from "zod";
 
-const HOSTNAME =
-  /^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$/;
+const HOSTNAME = /^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 /** An IPv4/IPv6 address or a DNS name; no URLs, no spaces, no shell metacharacters. */
@@ -54,19 +53,11 @@ export type ServerInput = z.infer<typeof serverInputSchema>;
 
 export const serverIdSchema = z.object({ id: z.string().min(1).max(64) });
 
-export const emailSchema = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .max(254, "Email is too long")
-  .email("Enter a valid email address");
+export const emailSchema = z.string().trim().toLowerCase().max(254, "Email is too long").email("Enter a valid email address");
 
 export const signupSchema = z.object({
   email: emailSchema,
-  password: z
-    .string()
-    .min(10, "Use at least 10 characters")
-    .max(256, "Password is too long"),
+  password: z.string().min(10, "Use at least 10 characters").max(256, "Password is too long"),
 });
 
 export const loginSchema = z.object({

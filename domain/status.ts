@@ -3,16 +3,7 @@ export const CONNECTION_STATUSES = ["unknown", "connecting", "connected", "faile
 export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
 
 /** The seeds' status enum, shared by every server resource. */
-export const TASK_STATUSES = [
-  "pending",
-  "installing",
-  "active",
-  "success",
-  "failed",
-  "updating",
-  "removing",
-  "paused",
-] as const;
+export const TASK_STATUSES = ["pending", "installing", "active", "success", "failed", "updating", "removing", "paused"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const OPERATION_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;

@@ -10,7 +10,16 @@
 // Outputs are decoded with superjson (the server's transformer), so dates are `Date`s here too.
 //
 // Types only from the router: this file must not pull server modules into a script.
-import { createTRPCClient, createTRPCUntypedClient, createWSClient, httpLink, splitLink, wsLink, type TRPCClient, type TRPCUntypedClient } from "@trpc/client";
+import {
+  createTRPCClient,
+  createTRPCUntypedClient,
+  createWSClient,
+  httpLink,
+  splitLink,
+  wsLink,
+  type TRPCClient,
+  type TRPCUntypedClient,
+} from "@trpc/client";
 import superjson from "superjson";
 import WebSocket from "ws";
 import type { AppRouter } from "./router";

@@ -68,7 +68,11 @@ export async function startAction(kind: ResourceKind, opts: { userId: string; ro
 
 /** A validation error on one field that only the server can check (shown next to the input). */
 export function fieldError(field: string, message: string): TRPCError {
-  return new TRPCError({ code: "BAD_REQUEST", message, cause: new ZodError([{ code: "custom", path: [field], message, input: undefined }]) });
+  return new TRPCError({
+    code: "BAD_REQUEST",
+    message,
+    cause: new ZodError([{ code: "custom", path: [field], message, input: undefined }]),
+  });
 }
 
 function isUniqueViolation(e: unknown): boolean {

@@ -33,10 +33,7 @@ export async function startWebServer(opts: { port?: number; host?: string } = {}
     }
   });
 
-  app.use(
-    "/trpc",
-    createExpressMiddleware({ router: appRouter, createContext: ({ req }) => contextFromNode(req) }),
-  );
+  app.use("/trpc", createExpressMiddleware({ router: appRouter, createContext: ({ req }) => contextFromNode(req) }));
 
   const loadContext = (ip: string): BrokeForgeContext => ({
     ip,

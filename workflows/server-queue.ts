@@ -57,7 +57,7 @@ export async function serverQueueWorkflow({ serverId, queue = [], operationsPerR
   });
   setHandler(queueQuery, () => ({ running: running?.op.operationId ?? null, queued: pending.map((p) => p.operationId) }));
 
-  for (let done = 0; ; ) {
+  for (let done = 0; ;) {
     const woke = await condition(() => pending.length > 0, IDLE_TIMEOUT);
     if (!woke) break; // idle
     const op = pending.shift();

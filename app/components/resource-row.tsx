@@ -35,7 +35,9 @@ export function ResourceRow(props: {
   allowed?: Partial<Record<keyof RowActions, readonly TaskStatus[]>>;
 }) {
   const action = useApiAction();
-  const buttons = (Object.keys(props.actions) as Array<keyof RowActions>).filter((k) => (props.allowed?.[k] ?? ALLOWED[k]).includes(props.status));
+  const buttons = (Object.keys(props.actions) as Array<keyof RowActions>).filter((k) =>
+    (props.allowed?.[k] ?? ALLOWED[k]).includes(props.status),
+  );
   return (
     <li className="px-4 py-3" data-testid={props.testId} data-status={props.status}>
       <div className="flex flex-wrap items-center gap-x-3 gap-y-2">
@@ -62,9 +64,15 @@ export function ResourceRow(props: {
         </div>
       </div>
       {props.status === "failed" && props.errorLog ? (
-        <pre className="mt-2 max-h-40 overflow-auto whitespace-pre-wrap rounded bg-red-50 p-2 text-xs text-red-800" data-testid="error-log">{props.errorLog}</pre>
+        <pre className="mt-2 max-h-40 overflow-auto whitespace-pre-wrap rounded bg-red-50 p-2 text-xs text-red-800" data-testid="error-log">
+          {props.errorLog}
+        </pre>
       ) : null}
-      {action.error ? <p className="mt-2 text-xs text-red-700" role="alert">{action.error}</p> : null}
+      {action.error ? (
+        <p className="mt-2 text-xs text-red-700" role="alert">
+          {action.error}
+        </p>
+      ) : null}
     </li>
   );
 }

@@ -21,8 +21,12 @@ export function ServerForm(props: {
       </div>
       <FormError message={props.formError} />
       <div className="flex gap-3">
-        <Button type="submit" disabled={busy}>{props.submitLabel}</Button>
-        <Link to={props.cancelTo} className="rounded-md px-3 py-2 text-sm text-slate-600 hover:bg-slate-100">Cancel</Link>
+        <Button type="submit" disabled={busy}>
+          {props.submitLabel}
+        </Button>
+        <Link to={props.cancelTo} className="rounded-md px-3 py-2 text-sm text-slate-600 hover:bg-slate-100">
+          Cancel
+        </Link>
       </div>
     </Form>
   );

@@ -24,7 +24,11 @@ const OPERATION: Record<OperationState, Look> = {
 
 function Badge({ look, status }: { look: Look; status: string }) {
   return (
-    <span data-testid="status" data-status={status} className={`inline-flex items-center gap-1 whitespace-nowrap rounded-full px-2 py-0.5 text-xs font-medium ${look.className}`}>
+    <span
+      data-testid="status"
+      data-status={status}
+      className={`inline-flex items-center gap-1 whitespace-nowrap rounded-full px-2 py-0.5 text-xs font-medium ${look.className}`}
+    >
       {look.icon === "spinner" ? (
         <span aria-hidden className="inline-block h-3 w-3 animate-spin rounded-full border-2 border-current border-t-transparent" />
       ) : (
@@ -44,7 +48,14 @@ export function Progress({ step, total }: { step: number; total: number }) {
   const pct = Math.round((Math.min(step, total) / total) * 100);
   return (
     <div className="flex min-w-32 items-center gap-2" data-testid="progress" data-step={step} data-total={total}>
-      <div className="h-1.5 flex-1 overflow-hidden rounded bg-slate-200" role="progressbar" aria-valuenow={pct} aria-valuemin={0} aria-valuemax={100} aria-label={`Step ${step} of ${total}`}>
+      <div
+        className="h-1.5 flex-1 overflow-hidden rounded bg-slate-200"
+        role="progressbar"
+        aria-valuenow={pct}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-label={`Step ${step} of ${total}`}
+      >
         <div className="h-full bg-blue-600 transition-all" style={{ width: `${pct}%` }} />
       </div>
       <span className="whitespace-nowrap text-xs text-slate-500">

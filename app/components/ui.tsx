@@ -14,7 +14,9 @@ export function Field(props: {
   const id = `field-${props.name}`;
   return (
     <div className="space-y-1">
-      <label htmlFor={id} className="block text-sm font-medium text-slate-700">{props.label}</label>
+      <label htmlFor={id} className="block text-sm font-medium text-slate-700">
+        {props.label}
+      </label>
       <input
         id={id}
         name={props.name}
@@ -29,9 +31,13 @@ export function Field(props: {
         }`}
       />
       {props.error ? (
-        <p id={`${id}-error`} className="text-sm text-red-600" role="alert">{props.error}</p>
+        <p id={`${id}-error`} className="text-sm text-red-600" role="alert">
+          {props.error}
+        </p>
       ) : props.hint ? (
-        <p id={`${id}-hint`} className="text-xs text-slate-500">{props.hint}</p>
+        <p id={`${id}-hint`} className="text-xs text-slate-500">
+          {props.hint}
+        </p>
       ) : null}
     </div>
   );
@@ -39,10 +45,18 @@ export function Field(props: {
 
 export function FormError({ message }: { message?: string | null }) {
   if (!message) return null;
-  return <p className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-700" role="alert">{message}</p>;
+  return (
+    <p className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-700" role="alert">
+      {message}
+    </p>
+  );
 }
 
-export function Button({ variant = "primary", className = "", ...props }: React.ButtonHTMLAttributes<HTMLButtonElement> & { variant?: "primary" | "secondary" | "danger" }) {
+export function Button({
+  variant = "primary",
+  className = "",
+  ...props
+}: React.ButtonHTMLAttributes<HTMLButtonElement> & { variant?: "primary" | "secondary" | "danger" }) {
   const styles = {
     primary: "bg-slate-900 text-white hover:bg-slate-700",
     secondary: "border border-slate-300 bg-white text-slate-700 hover:bg-slate-50",
@@ -61,7 +75,11 @@ const CONNECTION_BADGE: Record<ConnectionStatus, { label: string; className: str
 export function ConnectionBadge({ status }: { status: ConnectionStatus }) {
   const badge = CONNECTION_BADGE[status];
   return (
-    <span data-testid="connection-status" data-status={status} className={`inline-flex items-center gap-1 rounded-full px-2 py-0.5 text-xs font-medium ${badge.className}`}>
+    <span
+      data-testid="connection-status"
+      data-status={status}
+      className={`inline-flex items-center gap-1 rounded-full px-2 py-0.5 text-xs font-medium ${badge.className}`}
+    >
       {status === "connecting" ? (
         <span aria-hidden className="inline-block h-3 w-3 animate-spin rounded-full border-2 border-current border-t-transparent" />
       ) : (

@@ -14,7 +14,8 @@ export async function requireApi(request: Request, context: AppLoadContext) {
   return context.api(request);
 }
 
-export type FormResult<T> = { ok: true; data: T } | { ok: false; fieldErrors: FieldErrors; formError: string | null; values?: Record<string, string> };
+export type FormResult<T> =
+  { ok: true; data: T } | { ok: false; fieldErrors: FieldErrors; formError: string | null; values?: Record<string, string> };
 
 export function formValues(formData: FormData): Record<string, string> {
   const out: Record<string, string> = {};

@@ -65,9 +65,7 @@ export function LiveUpdates({ serverId, children }: { serverId?: string; childre
     onData: (event: { data: LiveEvent }) => event.data.entity !== "stream" && schedule(event.data.entity),
   };
   const sub = useSubscription(
-    serverId
-      ? trpc.live.server.subscriptionOptions({ serverId }, handlers)
-      : trpc.live.all.subscriptionOptions({}, handlers),
+    serverId ? trpc.live.server.subscriptionOptions({ serverId }, handlers) : trpc.live.all.subscriptionOptions({}, handlers),
   );
   const status: LiveStatus = sub.status === "pending" ? "live" : sub.status === "error" ? "offline" : "connecting";
   return <LiveStatusContext.Provider value={status}>{children}</LiveStatusContext.Provider>;
@@ -78,7 +76,12 @@ export function LiveIndicator() {
   const label = { live: "Live", connecting: "Reconnecting…", offline: "Offline" }[status];
   const dot = { live: "bg-green-500", connecting: "bg-amber-400 animate-pulse", offline: "bg-red-500" }[status];
   return (
-    <span className="inline-flex items-center gap-1.5 text-xs text-slate-500" data-testid="live-indicator" data-status={status} role="status">
+    <span
+      className="inline-flex items-center gap-1.5 text-xs text-slate-500"
+      data-testid="live-indicator"
+      data-status={status}
+      role="status"
+    >
       <span aria-hidden className={`h-2 w-2 rounded-full ${dot}`} />
       {label}
     </span>

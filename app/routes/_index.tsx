@@ -33,12 +33,16 @@ function ServerList() {
           <h1 className="text-2xl font-semibold">Servers</h1>
           <LiveIndicator />
         </div>
-        <Link to="/servers/new" className="rounded-md bg-slate-900 px-3 py-2 text-sm font-medium text-white hover:bg-slate-700">Add server</Link>
+        <Link to="/servers/new" className="rounded-md bg-slate-900 px-3 py-2 text-sm font-medium text-white hover:bg-slate-700">
+          Add server
+        </Link>
       </div>
       {servers.length === 0 ? (
         <div className="mt-8 rounded-lg border border-dashed border-slate-300 bg-white p-10 text-center">
           <p className="font-medium">No servers yet</p>
-          <p className="mt-1 text-sm text-slate-600">Add a server: BrokeForge generates its SSH key and shows you the one line to authorize it.</p>
+          <p className="mt-1 text-sm text-slate-600">
+            Add a server: BrokeForge generates its SSH key and shows you the one line to authorize it.
+          </p>
         </div>
       ) : (
         <ul className="mt-6 divide-y divide-slate-200 overflow-hidden rounded-lg border border-slate-200 bg-white" aria-label="Servers">
@@ -46,14 +50,18 @@ function ServerList() {
             <li key={s.id} data-testid={`server-${s.name}`}>
               <Link to={`/servers/${s.id}`} className="flex flex-wrap items-center gap-x-4 gap-y-1 px-4 py-3 hover:bg-slate-50">
                 <span className="font-medium">{s.name}</span>
-                <span className="text-sm text-slate-500">{s.sshUser}@{s.host}:{s.sshPort}</span>
+                <span className="text-sm text-slate-500">
+                  {s.sshUser}@{s.host}:{s.sshPort}
+                </span>
                 <span className="text-sm text-slate-500">{s.osName ? `${s.osName} ${s.osVersion ?? ""}` : ""}</span>
                 <span className="ml-auto flex flex-wrap items-center gap-2">
                   {s.currentOperation ? (
                     <>
                       <span className="text-xs text-slate-600">{s.currentOperation.title || s.currentOperation.kind}</span>
                       <OperationBadge state={s.currentOperation.state} />
-                      {s.currentOperation.state === "running" ? <Progress step={s.currentOperation.milestoneStep} total={s.currentOperation.milestoneTotal} /> : null}
+                      {s.currentOperation.state === "running" ? (
+                        <Progress step={s.currentOperation.milestoneStep} total={s.currentOperation.milestoneTotal} />
+                      ) : null}
                       {s.queued > 0 ? <span className="text-xs text-slate-500">+{s.queued} queued</span> : null}
                     </>
                   ) : null}

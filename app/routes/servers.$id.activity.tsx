@@ -27,22 +27,40 @@ export default function ActivityTab() {
   if (ops.length === 0) return <EmptyState title="No operations yet">Everything BrokeForge does on this server appears here.</EmptyState>;
   return (
     <div>
-      {cancel.error ? <p className="mb-2 text-sm text-red-700" role="alert">{cancel.error}</p> : null}
+      {cancel.error ? (
+        <p className="mb-2 text-sm text-red-700" role="alert">
+          {cancel.error}
+        </p>
+      ) : null}
       <ul className="divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white text-sm" aria-label="Operations">
         {ops.map((o) => (
           <li key={o.id} className="space-y-1 px-4 py-3" data-testid="operation" data-kind={o.kind} data-state={o.state}>
             <div className="flex flex-wrap items-center gap-x-3 gap-y-1">
-              <span className="text-sm" title={o.kind}>{o.title || o.kind}</span>
+              <span className="text-sm" title={o.kind}>
+                {o.title || o.kind}
+              </span>
               <OperationBadge state={o.state} />
               {o.state === "running" || o.state === "queued" ? <Progress step={o.milestoneStep} total={o.milestoneTotal} /> : null}
-              <span className="text-xs text-slate-500">{o.by ?? "system"} · {new Date(o.createdAt).toLocaleString()}{o.startedAt ? ` · ${duration(o.startedAt, o.finishedAt)}` : ""}</span>
+              <span className="text-xs text-slate-500">
+                {o.by ?? "system"} · {new Date(o.createdAt).toLocaleString()}
+                {o.startedAt ? ` · ${duration(o.startedAt, o.finishedAt)}` : ""}
+              </span>
               <span className="ml-auto flex gap-3">
                 {(o.state === "queued" || o.state === "running") && o.resourceType !== "server" ? (
-                  <button type="button" className="text-xs text-red-700 underline" disabled={cancel.pending} onClick={() => void cancel.run(() => client.operations.cancel.mutate({ id: o.id }))}>
+                  <button
+                    type="button"
+                    className="text-xs text-red-700 underline"
+                    disabled={cancel.pending}
+                    onClick={() => void cancel.run(() => client.operations.cancel.mutate({ id: o.id }))}
+                  >
                     Cancel
                   </button>
                 ) : null}
-                {o.temporalUrl ? <a className="text-xs text-blue-700 underline" href={o.temporalUrl} target="_blank" rel="noreferrer">Temporal UI</a> : null}
+                {o.temporalUrl ? (
+                  <a className="text-xs text-blue-700 underline" href={o.temporalUrl} target="_blank" rel="noreferrer">
+                    Temporal UI
+                  </a>
+                ) : null}
               </span>
             </div>
             {o.errorLog ? <p className="text-xs text-red-700">{o.errorLog}</p> : null}

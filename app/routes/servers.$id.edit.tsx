@@ -30,8 +30,16 @@ export default function EditServer() {
   return (
     <div>
       <h1 className="text-2xl font-semibold">Edit {server.name}</h1>
-      <p className="mt-1 text-sm text-slate-600">Changing the host or port forgets the pinned host key; the next connection pins the new one.</p>
-      <ServerForm defaults={result?.values ?? server} fieldErrors={result?.fieldErrors} formError={result?.formError} submitLabel="Save" cancelTo={`/servers/${server.id}`} />
+      <p className="mt-1 text-sm text-slate-600">
+        Changing the host or port forgets the pinned host key; the next connection pins the new one.
+      </p>
+      <ServerForm
+        defaults={result?.values ?? server}
+        fieldErrors={result?.fieldErrors}
+        formError={result?.formError}
+        submitLabel="Save"
+        cancelTo={`/servers/${server.id}`}
+      />
     </div>
   );
 }

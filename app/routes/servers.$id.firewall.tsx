@@ -26,7 +26,9 @@ export default function FirewallTab() {
   return (
     <div className="space-y-6">
       <section className="rounded-lg border border-slate-200 bg-white p-4" aria-labelledby="add-rule">
-        <h2 id="add-rule" className="font-medium">Add a rule</h2>
+        <h2 id="add-rule" className="font-medium">
+          Add a rule
+        </h2>
         <form
           noValidate
           className="mt-3 grid grid-cols-1 gap-3 sm:grid-cols-3"
@@ -39,10 +41,33 @@ export default function FirewallTab() {
           <Field label="Name" name="name" error={form.fieldErrors.name} hint="e.g. HTTPS" />
           <Field label="Port or range" name="port" error={form.fieldErrors.port} hint="443, or 8000:8100" />
           <Field label="From (IP or CIDR)" name="source" error={form.fieldErrors.source} hint="Empty: anywhere" />
-          <Select label="Protocol" name="protocol" options={[["tcp", "TCP"], ["udp", "UDP"], ["any", "Any"]]} error={form.fieldErrors.protocol} />
-          <Select label="Action" name="action" options={[["allow", "Allow"], ["deny", "Deny"]]} error={form.fieldErrors.action} />
-          <div className="flex items-end"><Button type="submit" disabled={form.pending} className="w-full">Add rule</Button></div>
-          <div className="sm:col-span-3"><FormError message={form.formError} /></div>
+          <Select
+            label="Protocol"
+            name="protocol"
+            options={[
+              ["tcp", "TCP"],
+              ["udp", "UDP"],
+              ["any", "Any"],
+            ]}
+            error={form.fieldErrors.protocol}
+          />
+          <Select
+            label="Action"
+            name="action"
+            options={[
+              ["allow", "Allow"],
+              ["deny", "Deny"],
+            ]}
+            error={form.fieldErrors.action}
+          />
+          <div className="flex items-end">
+            <Button type="submit" disabled={form.pending} className="w-full">
+              Add rule
+            </Button>
+          </div>
+          <div className="sm:col-span-3">
+            <FormError message={form.formError} />
+          </div>
         </form>
       </section>
       <ResourceList

@@ -62,7 +62,9 @@ export default function PackagesTab() {
               <div className="font-medium">{title(definition)}</div>
               <div className="text-xs text-slate-500">{definition.description}</div>
               {offered(definition, loaded.offers) ? (
-                <div className="text-xs text-slate-400" data-testid={`offer-${definition.type}`}>{offered(definition, loaded.offers)}</div>
+                <div className="text-xs text-slate-400" data-testid={`offer-${definition.type}`}>
+                  {offered(definition, loaded.offers)}
+                </div>
               ) : null}
             </div>
             <button
@@ -76,7 +78,11 @@ export default function PackagesTab() {
           </li>
         ))}
       </ul>
-      {install.error ? <p className="text-sm text-red-700" role="alert">{install.error}</p> : null}
+      {install.error ? (
+        <p className="text-sm text-red-700" role="alert">
+          {install.error}
+        </p>
+      ) : null}
     </div>
   );
 }

@@ -38,7 +38,9 @@ export default function SchedulerTab() {
   return (
     <div className="space-y-6">
       <section className="rounded-lg border border-slate-200 bg-white p-4" aria-labelledby="add-task">
-        <h2 id="add-task" className="font-medium">Add a scheduled task</h2>
+        <h2 id="add-task" className="font-medium">
+          Add a scheduled task
+        </h2>
         <form
           noValidate
           className="mt-3 grid grid-cols-1 gap-3 sm:grid-cols-2"
@@ -57,11 +59,28 @@ export default function SchedulerTab() {
         >
           <Field label="Name" name="name" error={form.fieldErrors.name} />
           <Field label="Run as user" name="user" defaultValue="root" error={form.fieldErrors.user} />
-          <div className="sm:col-span-2"><Field label="Command" name="command" error={form.fieldErrors.command} hint="Run by /bin/sh, one line." /></div>
+          <div className="sm:col-span-2">
+            <Field label="Command" name="command" error={form.fieldErrors.command} hint="Run by /bin/sh, one line." />
+          </div>
           <Select label="Frequency" name="frequency" options={FREQUENCIES} defaultValue="daily" error={form.fieldErrors.frequency} />
-          {frequency === "custom" ? <Field label="Cron expression" name="cron" error={form.fieldErrors.cron} hint="minute hour day month weekday, e.g. */15 * * * *" /> : <div />}
-          <div><Button type="submit" disabled={form.pending}>Add task</Button></div>
-          <div className="sm:col-span-2"><FormError message={form.formError} /></div>
+          {frequency === "custom" ? (
+            <Field
+              label="Cron expression"
+              name="cron"
+              error={form.fieldErrors.cron}
+              hint="minute hour day month weekday, e.g. */15 * * * *"
+            />
+          ) : (
+            <div />
+          )}
+          <div>
+            <Button type="submit" disabled={form.pending}>
+              Add task
+            </Button>
+          </div>
+          <div className="sm:col-span-2">
+            <FormError message={form.formError} />
+          </div>
         </form>
       </section>
       <ResourceList
@@ -71,7 +90,11 @@ export default function SchedulerTab() {
         empty="Tasks run from the user's crontab; BrokeForge only touches the lines it added."
         testId={(t) => `task-${t.name}`}
         title={(t) => t.name}
-        detail={(t) => <><code>{t.cron}</code> as {t.user}: <code>{t.command}</code></>}
+        detail={(t) => (
+          <>
+            <code>{t.cron}</code> as {t.user}: <code>{t.command}</code>
+          </>
+        )}
       />
     </div>
   );

@@ -26,7 +26,9 @@ export default function SupervisorTab() {
   return (
     <div className="space-y-6">
       <section className="rounded-lg border border-slate-200 bg-white p-4" aria-labelledby="add-program">
-        <h2 id="add-program" className="font-medium">Add a program</h2>
+        <h2 id="add-program" className="font-medium">
+          Add a program
+        </h2>
         <form
           noValidate
           className="mt-3 grid grid-cols-1 gap-3 sm:grid-cols-2"
@@ -38,12 +40,23 @@ export default function SupervisorTab() {
         >
           <Field label="Name" name="name" error={form.fieldErrors.name} hint="e.g. queue worker" />
           <Field label="Run as user" name="user" defaultValue="root" error={form.fieldErrors.user} />
-          <div className="sm:col-span-2"><Field label="Command" name="command" error={form.fieldErrors.command} hint="e.g. php artisan queue:work" /></div>
+          <div className="sm:col-span-2">
+            <Field label="Command" name="command" error={form.fieldErrors.command} hint="e.g. php artisan queue:work" />
+          </div>
           <Field label="Directory" name="directory" defaultValue={DEFAULT_PROGRAM_DIRECTORY} error={form.fieldErrors.directory} />
           <Field label="Processes" name="numprocs" type="number" defaultValue={1} error={form.fieldErrors.numprocs} />
-          <div className="flex gap-6"><Checkbox label="Start automatically" name="autostart" defaultChecked /><Checkbox label="Restart on exit" name="autorestart" defaultChecked /></div>
-          <div><Button type="submit" disabled={form.pending}>Add program</Button></div>
-          <div className="sm:col-span-2"><FormError message={form.formError} /></div>
+          <div className="flex gap-6">
+            <Checkbox label="Start automatically" name="autostart" defaultChecked />
+            <Checkbox label="Restart on exit" name="autorestart" defaultChecked />
+          </div>
+          <div>
+            <Button type="submit" disabled={form.pending}>
+              Add program
+            </Button>
+          </div>
+          <div className="sm:col-span-2">
+            <FormError message={form.formError} />
+          </div>
         </form>
       </section>
       <ResourceList
@@ -53,7 +66,11 @@ export default function SupervisorTab() {
         empty="Long-running processes (queue workers, daemons) kept alive by supervisor."
         testId={(p) => `program-${p.name}`}
         title={(p) => p.name}
-        detail={(p) => <>{p.numprocs}× <code>{p.command}</code> in {p.directory} as {p.user}</>}
+        detail={(p) => (
+          <>
+            {p.numprocs}× <code>{p.command}</code> in {p.directory} as {p.user}
+          </>
+        )}
       />
     </div>
   );

@@ -45,9 +45,7 @@ const TABS = [
 export default function ServerLayout() {
   const loaded = useLoaderData<typeof loader>();
   const trpc = useTRPC();
-  const { data: server } = useQuery(
-    trpc.servers.byId.queryOptions({ id: loaded.server.id }, { initialData: loaded.server }),
-  );
+  const { data: server } = useQuery(trpc.servers.byId.queryOptions({ id: loaded.server.id }, { initialData: loaded.server }));
   const s = server ?? loaded.server;
   const busy = useNavigation().state !== "idle";
   return (
@@ -55,18 +53,35 @@ export default function ServerLayout() {
       <div className="space-y-6">
         <div className="flex flex-wrap items-start justify-between gap-4">
           <div>
-            <Link to="/" className="text-sm text-slate-500 hover:underline">← Servers</Link>
+            <Link to="/" className="text-sm text-slate-500 hover:underline">
+              ← Servers
+            </Link>
             <div className="mt-1 flex flex-wrap items-center gap-3">
               <h1 className="text-2xl font-semibold">{s.name}</h1>
               <ConnectionBadge status={s.connectionStatus} />
               <LiveIndicator />
             </div>
-            <p className="text-sm text-slate-600">{s.sshUser}@{s.host}:{s.sshPort}</p>
+            <p className="text-sm text-slate-600">
+              {s.sshUser}@{s.host}:{s.sshPort}
+            </p>
           </div>
           <div className="flex flex-wrap gap-2">
-            <Link to={`/servers/${s.id}/edit`} className="rounded-md border border-slate-300 bg-white px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50">Edit</Link>
-            <Form method="post" action={`/servers/${s.id}`} onSubmit={(e) => { if (!confirm(`Delete ${s.name}? Its keys are deleted too.`)) e.preventDefault(); }}>
-              <Button variant="danger" name="intent" value="delete" disabled={busy}>Delete</Button>
+            <Link
+              to={`/servers/${s.id}/edit`}
+              className="rounded-md border border-slate-300 bg-white px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50"
+            >
+              Edit
+            </Link>
+            <Form
+              method="post"
+              action={`/servers/${s.id}`}
+              onSubmit={(e) => {
+                if (!confirm(`Delete ${s.name}? Its keys are deleted too.`)) e.preventDefault();
+              }}
+            >
+              <Button variant="danger" name="intent" value="delete" disabled={busy}>
+                Delete
+              </Button>
             </Form>
           </div>
         </div>

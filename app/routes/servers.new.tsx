@@ -24,8 +24,16 @@ export default function NewServer() {
   return (
     <div>
       <h1 className="text-2xl font-semibold">Add a server</h1>
-      <p className="mt-1 text-sm text-slate-600">BrokeForge generates an SSH key for this server; next you authorize it with one command.</p>
-      <ServerForm defaults={result?.values} fieldErrors={result?.fieldErrors} formError={result?.formError} submitLabel="Add server" cancelTo="/" />
+      <p className="mt-1 text-sm text-slate-600">
+        BrokeForge generates an SSH key for this server; next you authorize it with one command.
+      </p>
+      <ServerForm
+        defaults={result?.values}
+        fieldErrors={result?.fieldErrors}
+        formError={result?.formError}
+        submitLabel="Add server"
+        cancelTo="/"
+      />
     </div>
   );
 }

@@ -36,18 +36,33 @@ export default function Tokens() {
     <div className="space-y-6">
       <div>
         <h1 className="text-2xl font-semibold">API tokens</h1>
-        <p className="mt-1 text-sm text-slate-600">For internal tools and scripts: send as <code>Authorization: Bearer …</code> over HTTP, or as the <code>token</code> connection parameter over WebSocket.</p>
+        <p className="mt-1 text-sm text-slate-600">
+          For internal tools and scripts: send as <code>Authorization: Bearer …</code> over HTTP, or as the <code>token</code> connection
+          parameter over WebSocket.
+        </p>
       </div>
       {result?.created ? (
         <div className="rounded-lg border border-green-300 bg-green-50 p-4" role="status">
           <p className="text-sm font-medium">Token “{result.created.name}” created. Copy it now: it is not shown again.</p>
-          <label htmlFor="new-token" className="sr-only">New token</label>
-          <input id="new-token" data-testid="new-token" readOnly value={result.created.token} className="mt-2 w-full rounded border border-green-300 bg-white p-2 font-mono text-xs" />
+          <label htmlFor="new-token" className="sr-only">
+            New token
+          </label>
+          <input
+            id="new-token"
+            data-testid="new-token"
+            readOnly
+            value={result.created.token}
+            className="mt-2 w-full rounded border border-green-300 bg-white p-2 font-mono text-xs"
+          />
         </div>
       ) : null}
       <Form method="post" className="flex max-w-lg flex-col gap-3 sm:flex-row sm:items-end" noValidate>
-        <div className="flex-1"><Field label="Token name" name="name" error={result?.fieldErrors.name} hint="e.g. deploy-bot" /></div>
-        <Button type="submit" name="intent" value="create" disabled={busy}>Create token</Button>
+        <div className="flex-1">
+          <Field label="Token name" name="name" error={result?.fieldErrors.name} hint="e.g. deploy-bot" />
+        </div>
+        <Button type="submit" name="intent" value="create" disabled={busy}>
+          Create token
+        </Button>
       </Form>
       <FormError message={result?.formError} />
       {tokens.length === 0 ? (
@@ -59,13 +74,17 @@ export default function Tokens() {
               <span className="font-medium">{t.name}</span>
               <span className="font-mono text-xs text-slate-500">{t.prefix}…</span>
               <span className="text-xs text-slate-500">created {new Date(t.createdAt).toLocaleDateString()}</span>
-              <span className="text-xs text-slate-500">{t.lastUsedAt ? `last used ${new Date(t.lastUsedAt).toLocaleString()}` : "never used"}</span>
+              <span className="text-xs text-slate-500">
+                {t.lastUsedAt ? `last used ${new Date(t.lastUsedAt).toLocaleString()}` : "never used"}
+              </span>
               {t.revokedAt ? (
                 <span className="ml-auto rounded bg-slate-100 px-2 py-0.5 text-xs">revoked</span>
               ) : (
                 <Form method="post" className="ml-auto">
                   <input type="hidden" name="id" value={t.id} />
-                  <Button variant="danger" name="intent" value="revoke" disabled={busy}>Revoke</Button>
+                  <Button variant="danger" name="intent" value="revoke" disabled={busy}>
+                    Revoke
+                  </Button>
                 </Form>
               )}
             </li>

@@ -33,12 +33,33 @@ export default function Signup() {
     <div className="mx-auto max-w-sm">
       <h1 className="text-2xl font-semibold">Create your account</h1>
       <Form method="post" className="mt-6 space-y-4" noValidate>
-        <Field label="Email" name="email" type="email" autoComplete="email" defaultValue={result?.email} error={result?.fieldErrors.email} />
-        <Field label="Password" name="password" type="password" autoComplete="new-password" error={result?.fieldErrors.password} hint="At least 10 characters." />
+        <Field
+          label="Email"
+          name="email"
+          type="email"
+          autoComplete="email"
+          defaultValue={result?.email}
+          error={result?.fieldErrors.email}
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          error={result?.fieldErrors.password}
+          hint="At least 10 characters."
+        />
         <FormError message={result?.fieldErrors.form} />
-        <Button type="submit" disabled={busy} className="w-full">Sign up</Button>
+        <Button type="submit" disabled={busy} className="w-full">
+          Sign up
+        </Button>
       </Form>
-      <p className="mt-4 text-sm text-slate-600">Already have an account? <Link to="/login" className="text-blue-700 underline">Log in</Link></p>
+      <p className="mt-4 text-sm text-slate-600">
+        Already have an account?{" "}
+        <Link to="/login" className="text-blue-700 underline">
+          Log in
+        </Link>
+      </p>
     </div>
   );
 }

@@ -13,7 +13,7 @@ export const APT_UPDATE_STAMP = "/var/lib/brokeforge/apt-update.stamp";
 // $1 = max age in seconds, $2 = stamp file. Skips the update when our last one is fresh, so a
 // provisioning that installs ten packages downloads the lists once.
 export const APT_UPDATE = [
-  'age=$1; stamp=$2',
+  "age=$1; stamp=$2",
   'if [ "$age" -gt 0 ] && [ -f "$stamp" ]; then',
   '  ago=$(( $(date +%s) - $(stat -c %Y "$stamp") ))',
   '  if [ "$ago" -ge 0 ] && [ "$ago" -lt "$age" ]; then echo "Package lists are fresh (updated ${ago} s ago)"; exit 0; fi',
@@ -30,7 +30,7 @@ export const DPKG_REPAIR = [
   "  if out=$(env DEBIAN_FRONTEND=noninteractive dpkg --force-confold --force-confdef --configure -a 2>&1); then",
   '    [ -z "$out" ] || printf \'%s\\n\' "$out"; exit 0',
   "  fi",
-  '  case $out in *lock*) ;; *) printf \'%s\\n\' "$out" >&2; exit 1 ;; esac',
+  "  case $out in *lock*) ;; *) printf '%s\\n' \"$out\" >&2; exit 1 ;; esac",
   '  i=$((i + 1)); [ "$i" -lt 120 ] || { printf \'%s\\n\' "$out" >&2; exit 1; }',
   "  sleep 1",
   "done",
@@ -39,7 +39,8 @@ export const DPKG_REPAIR = [
 function assertPackages(packages: readonly string[]): void {
   if (packages.length === 0) throw new Error("apt: no packages given");
   // Debian package names (and name=version pins): never an option, never shell text.
-  for (const p of packages) if (!/^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+~:-]+)?$/.test(p)) throw new Error(`apt: bad package name ${JSON.stringify(p)}`);
+  for (const p of packages)
+    if (!/^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+~:-]+)?$/.test(p)) throw new Error(`apt: bad package name ${JSON.stringify(p)}`);
 }
 
 /** `apt-get update`, skipped when BrokeForge's last update is younger than `maxAgeSeconds` (0: always). */

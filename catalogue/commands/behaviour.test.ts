@@ -26,7 +26,11 @@ const calls = () => (existsSync(join(root, "calls")) ? readFileSync(join(root, "
 
 function run(step: Step) {
   const argv = step.argv.map((a) => (a === APT_UPDATE_STAMP ? join(root, "stamp/apt-update.stamp") : a));
-  return spawnSync("bash", ["-c", toShell(argv)], { env: { PATH: `${join(root, "bin")}:/usr/bin:/bin`, NODE_ENV: "test" }, encoding: "utf8", timeout: 20_000 });
+  return spawnSync("bash", ["-c", toShell(argv)], {
+    env: { PATH: `${join(root, "bin")}:/usr/bin:/bin`, NODE_ENV: "test" },
+    encoding: "utf8",
+    timeout: 20_000,
+  });
 }
 
 describe("apt.update", () => {
@@ -53,7 +57,10 @@ describe("apt.update", () => {
 describe("apt repair before install", () => {
   it("waits while another dpkg holds the lock, then repairs", () => {
     // Locked twice, then free.
-    stub("dpkg", `n=$(grep -c '^dpkg ' "${root}/calls"); if [ "$n" -le 2 ]; then echo "dpkg: error: dpkg frontend lock was locked by another process" >&2; exit 2; fi; echo repaired`);
+    stub(
+      "dpkg",
+      `n=$(grep -c '^dpkg ' "${root}/calls"); if [ "$n" -le 2 ]; then echo "dpkg: error: dpkg frontend lock was locked by another process" >&2; exit 2; fi; echo repaired`,
+    );
     const r = run(apt.repair());
     expect(r.status).toBe(0);
     expect(r.stdout).toBe("repaired\n");

@@ -5,10 +5,12 @@ function assertUnit(unit: string): void {
   if (!/^[A-Za-z0-9@_.:\\-]+$/.test(unit) || unit.startsWith("-")) throw new Error(`systemctl: bad unit ${JSON.stringify(unit)}`);
 }
 
-const verb = (label: string, action: string) => (unit: string): Step => {
-  assertUnit(unit);
-  return step(`${label} ${unit}`, "systemctl", action, unit);
-};
+const verb =
+  (label: string, action: string) =>
+  (unit: string): Step => {
+    assertUnit(unit);
+    return step(`${label} ${unit}`, "systemctl", action, unit);
+  };
 
 export const start = verb("Starting", "start");
 export const stop = verb("Stopping", "stop");

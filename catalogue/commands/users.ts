@@ -16,7 +16,8 @@ export function requireUser(user: string): Step {
 }
 
 // $1 user, $2 home, $3 shell. Creates the user with its own group once; a second run changes nothing.
-export const ENSURE_USER = 'id -u -- "$1" >/dev/null 2>&1 && { echo "user $1 exists"; exit 0; }; useradd --create-home --home-dir "$2" --shell "$3" --user-group -- "$1"';
+export const ENSURE_USER =
+  'id -u -- "$1" >/dev/null 2>&1 && { echo "user $1 exists"; exit 0; }; useradd --create-home --home-dir "$2" --shell "$3" --user-group -- "$1"';
 
 export function ensure(user: string, opts: { home?: string; shell?: string } = {}): Step {
   assertUser(user);

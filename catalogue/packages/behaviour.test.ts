@@ -8,12 +8,33 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { script } from "../../activities/ssh/shell";
-import { firewallInstallPlan, firewallRuleAddPlan, firewallRuleRemovePlan, firewallUninstallPlan, userRuleArgs, type FirewallRule } from "./firewall";
 import {
-  cronLine, schedulerUninstallPlan, taskInstallPlan, taskPausePlan, taskRemovePlan, taskResumePlan, taskScript,
-  type ScheduledTask, type SchedulerPaths,
+  firewallInstallPlan,
+  firewallRuleAddPlan,
+  firewallRuleRemovePlan,
+  firewallUninstallPlan,
+  userRuleArgs,
+  type FirewallRule,
+} from "./firewall";
+import {
+  cronLine,
+  schedulerUninstallPlan,
+  taskInstallPlan,
+  taskPausePlan,
+  taskRemovePlan,
+  taskResumePlan,
+  taskScript,
+  type ScheduledTask,
+  type SchedulerPaths,
 } from "./scheduler";
-import { programConfig, programInstallPlan, programRemovePlan, programRestartPlan, supervisorUninstallPlan, type SupervisorProgram } from "./supervisor";
+import {
+  programConfig,
+  programInstallPlan,
+  programRemovePlan,
+  programRestartPlan,
+  supervisorUninstallPlan,
+  type SupervisorProgram,
+} from "./supervisor";
 import type { Milestone, Plan } from "../kit";
 import { APT_UPDATE_STAMP } from "../commands/apt";
 
@@ -81,7 +102,8 @@ beforeEach(() => {
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 // The apt command library keeps its update stamp under /var/lib/brokeforge: here, in the temp dir.
-const local = (m: Milestone) => m.steps.map((s) => ({ ...s, argv: s.argv.map((a) => (a === APT_UPDATE_STAMP ? join(stub, "apt-update.stamp") : a)) }));
+const local = (m: Milestone) =>
+  m.steps.map((s) => ({ ...s, argv: s.argv.map((a) => (a === APT_UPDATE_STAMP ? join(stub, "apt-update.stamp") : a)) }));
 
 // What the command library's apt steps look like when they reach the stubs.
 const REPAIR = ["dpkg", "--force-confold", "--force-confdef", "--configure", "-a"];
@@ -109,7 +131,9 @@ function runPlan(plan: Plan) {
 /** Every stub call so far, as argv arrays (program name first), in order. */
 function calls(): string[][] {
   const dir = join(stub, "calls");
-  return readdirSync(dir).sort().map((f) => readFileSync(join(dir, f), "utf8").split("\0").slice(0, -1));
+  return readdirSync(dir)
+    .sort()
+    .map((f) => readFileSync(join(dir, f), "utf8").split("\0").slice(0, -1));
 }
 
 const crontabOf = (user: string) => {
@@ -146,7 +170,10 @@ describe("firewall, run against stubs", () => {
     runPlan(firewallRuleAddPlan(mine, ssh));
     runPlan(firewallRuleAddPlan(mine, ssh)); // retry: ufw skips the existing rule
     runPlan(firewallRuleAddPlan(other, ssh));
-    expect(calls().filter((c) => c[0] === "ufw" && c[1] === "deny")).toEqual([["ufw", ...userRuleArgs(mine)], ["ufw", ...userRuleArgs(mine)]]);
+    expect(calls().filter((c) => c[0] === "ufw" && c[1] === "deny")).toEqual([
+      ["ufw", ...userRuleArgs(mine)],
+      ["ufw", ...userRuleArgs(mine)],
+    ]);
     const rules = () => readFileSync(join(stub, "ufw-rules"), "utf8").trim().split("\n");
     expect(rules()).toEqual([
       "allow proto tcp from any to any port 22 comment brokeforge-ssh",
@@ -176,7 +203,9 @@ describe("firewall, run against stubs", () => {
 
   it("a ufw error other than 'non-existent' fails the removal with ufw's message", () => {
     writeFileSync(join(root, "bin", "ufw"), `${RECORD}echo "ERROR: problem running iptables" >&2; exit 1\n`);
-    const r = run(firewallRuleRemovePlan({ id: "clxr4", name: "x", port: "80", protocol: "tcp", action: "allow", source: null }, { sshPort: 22 })[0]!);
+    const r = run(
+      firewallRuleRemovePlan({ id: "clxr4", name: "x", port: "80", protocol: "tcp", action: "allow", source: null }, { sshPort: 22 })[0]!,
+    );
     expect(r.status).toBe(1);
     expect(r.parsed.failed?.stdout).toContain("ERROR: problem running iptables");
   });
@@ -198,9 +227,16 @@ describe("scheduler, run against stubs", () => {
   });
   const HOSTILE = `echo "it's" $(id) \`id\` ; rm -rf * -- -x %s %% ünï 😀 'x'"y"\\ ${"z".repeat(800)}`;
   const task = (over: Partial<ScheduledTask> = {}): ScheduledTask => ({
-    id: "clxt1", name: "n", command: HOSTILE, user: "deploy", frequency: "custom", cron: "*/5 * * * mon", ...over,
+    id: "clxt1",
+    name: "n",
+    command: HOSTILE,
+    user: "deploy",
+    frequency: "custom",
+    cron: "*/5 * * * mon",
+    ...over,
   });
-  const HUMAN = "MAILTO=ops@example.com\n# my backups\n0 5 * * * /usr/local/bin/backup --all # brokeforge:task:clxt1 mentioned\n\n30 2 * * * echo '%' # brokeforge:task:clxt1x\n";
+  const HUMAN =
+    "MAILTO=ops@example.com\n# my backups\n0 5 * * * /usr/local/bin/backup --all # brokeforge:task:clxt1 mentioned\n\n30 2 * * * echo '%' # brokeforge:task:clxt1x\n";
 
   it("install writes the hostile command byte-identical and adds exactly one line, even twice", () => {
     runPlan(taskInstallPlan(task(), paths));
@@ -308,8 +344,15 @@ describe("supervisor, run against stubs", () => {
     mkdirSync(workdir, { recursive: true });
   });
   const program = (over: Partial<SupervisorProgram> = {}): SupervisorProgram => ({
-    id: "clxp1", name: "n", command: `bash -c 'echo "$(id)" 100%; exec sleep 1d' -- --x=\`id\``, directory: workdir,
-    user: "brokeforge", numprocs: 1, autostart: true, autorestart: true, ...over,
+    id: "clxp1",
+    name: "n",
+    command: `bash -c 'echo "$(id)" 100%; exec sleep 1d' -- --x=\`id\``,
+    directory: workdir,
+    user: "brokeforge",
+    numprocs: 1,
+    autostart: true,
+    autorestart: true,
+    ...over,
   });
   const conf = () => join(opts.confDir, "brokeforge-clxp1.conf");
 
@@ -340,7 +383,10 @@ describe("supervisor, run against stubs", () => {
   it("FATAL fails at once with the status text and the log tail", () => {
     mkdirSync(opts.logDir, { recursive: true });
     writeFileSync(join(opts.logDir, "brokeforge-clxp1_00.log"), "bash: line 1: artisan: No such file or directory\n");
-    writeFileSync(join(stub, "sv-status"), "brokeforge-clxp1:brokeforge-clxp1_00   FATAL     Exited too quickly (process log may have details)\n");
+    writeFileSync(
+      join(stub, "sv-status"),
+      "brokeforge-clxp1:brokeforge-clxp1_00   FATAL     Exited too quickly (process log may have details)\n",
+    );
     const start = Date.now();
     const r = run(programInstallPlan(program(), opts)[1]!);
     expect(Date.now() - start).toBeLessThan(1500);

@@ -1,8 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { parseScriptCommand, quote, script, toShell } from "../../activities/ssh/shell";
 import {
-  firewallInstallPlan, firewallRuleAddPlan, firewallRuleRemovePlan, firewallUninstallPlan,
-  UFW_DELETE, UFW_DISABLE, type FirewallRule,
+  firewallInstallPlan,
+  firewallRuleAddPlan,
+  firewallRuleRemovePlan,
+  firewallUninstallPlan,
+  UFW_DELETE,
+  UFW_DISABLE,
+  type FirewallRule,
 } from "./firewall";
 import type { Plan } from "../kit";
 import { SH_APT_UPDATE, shAptInstall, shAptPurge } from "../commands/expected.test-helper";
@@ -15,7 +20,13 @@ function rendered(plan: Plan) {
 const DELETE = `sh -c ${quote(UFW_DELETE)} sh`;
 const ssh = { sshPort: 22 };
 const rule = (over: Partial<FirewallRule> = {}): FirewallRule => ({
-  id: "clx1rule", name: "web", port: "443", protocol: "tcp", action: "allow", source: null, ...over,
+  id: "clx1rule",
+  name: "web",
+  port: "443",
+  protocol: "tcp",
+  action: "allow",
+  source: null,
+  ...over,
 });
 
 describe("firewallInstallPlan", () => {
@@ -71,7 +82,10 @@ describe("firewall rule plans", () => {
     [rule({ protocol: "udp", port: "60000:61000" }), "ufw allow proto udp from any to any port 60000:61000 comment brokeforge:clx1rule"],
     // `proto any` is not ufw syntax: any protocol = no proto at all.
     [rule({ protocol: "any", port: "53" }), "ufw allow from any to any port 53 comment brokeforge:clx1rule"],
-    [rule({ action: "deny", source: "203.0.113.0/24" }), "ufw deny proto tcp from 203.0.113.0/24 to any port 443 comment brokeforge:clx1rule"],
+    [
+      rule({ action: "deny", source: "203.0.113.0/24" }),
+      "ufw deny proto tcp from 203.0.113.0/24 to any port 443 comment brokeforge:clx1rule",
+    ],
     [rule({ source: "2001:db8::1" }), "ufw allow proto tcp from 2001:db8::1 to any port 443 comment brokeforge:clx1rule"],
     [rule({ source: "::ffff:192.0.2.1/128" }), "ufw allow proto tcp from ::ffff:192.0.2.1/128 to any port 443 comment brokeforge:clx1rule"],
   ])("adds %j with ufw's full syntax", (r, expected) => {
@@ -135,7 +149,11 @@ describe("firewall rule plans", () => {
   });
 
   it("renders as a script whose steps read back to the same argv", () => {
-    for (const plan of [firewallInstallPlan(ssh), firewallUninstallPlan(), firewallRuleRemovePlan(rule({ source: "2001:db8::/48" }), ssh)]) {
+    for (const plan of [
+      firewallInstallPlan(ssh),
+      firewallUninstallPlan(),
+      firewallRuleRemovePlan(rule({ source: "2001:db8::/48" }), ssh),
+    ]) {
       for (const m of plan) {
         const back = parseScriptCommand(script(m.steps, { nonce: "testnonce1" }).command);
         expect(back?.steps.map((s) => s.argv)).toEqual(m.steps.map((s) => [...s.argv]));

@@ -62,10 +62,14 @@ function ruleSpec(rule: Pick<FirewallRule, "action" | "protocol" | "source" | "p
   return [
     rule.action,
     ...(rule.protocol === "any" ? [] : ["proto", rule.protocol]),
-    "from", rule.source ?? "any",
-    "to", "any",
-    "port", rule.port,
-    "comment", comment,
+    "from",
+    rule.source ?? "any",
+    "to",
+    "any",
+    "port",
+    rule.port,
+    "comment",
+    comment,
   ];
 }
 

@@ -1,8 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { parseScriptCommand, quote, script, toShell } from "../../activities/ssh/shell";
 import {
-  cronLine, EDIT_CRONTAB, REMOVE_ALL_TASKS, SCHEDULER_PATHS, schedulerInstallPlan, schedulerUninstallPlan,
-  taskInstallPlan, taskPausePlan, taskRemovePlan, taskResumePlan, taskScript, type ScheduledTask,
+  cronLine,
+  EDIT_CRONTAB,
+  REMOVE_ALL_TASKS,
+  SCHEDULER_PATHS,
+  schedulerInstallPlan,
+  schedulerUninstallPlan,
+  taskInstallPlan,
+  taskPausePlan,
+  taskRemovePlan,
+  taskResumePlan,
+  taskScript,
+  type ScheduledTask,
 } from "./scheduler";
 import type { Plan } from "../kit";
 import { SH_APT_UPDATE, shAptInstall } from "../commands/expected.test-helper";
@@ -14,8 +24,13 @@ function rendered(plan: Plan) {
 
 const EDIT = `sh -c ${quote(EDIT_CRONTAB)} sh`;
 const task = (over: Partial<ScheduledTask> = {}): ScheduledTask => ({
-  id: "clxtask1", name: "Backups", command: "php /home/brokeforge/app/artisan schedule:run", user: "deploy",
-  frequency: "every_minute", cron: null, ...over,
+  id: "clxtask1",
+  name: "Backups",
+  command: "php /home/brokeforge/app/artisan schedule:run",
+  user: "deploy",
+  frequency: "every_minute",
+  cron: null,
+  ...over,
 });
 const LINE =
   "* * * * * /bin/sh /opt/brokeforge/scheduler/tasks/clxtask1.sh >> /var/log/brokeforge/task-clxtask1.log 2>&1 # brokeforge:task:clxtask1";
@@ -27,12 +42,7 @@ describe("schedulerInstallPlan", () => {
       {
         name: "install_cron",
         label: "Installing cron",
-        steps: [
-          SH_APT_UPDATE,
-          ...shAptInstall("cron"),
-          "systemctl enable --now cron",
-          "dpkg-query -W '-f=${Version}' cron",
-        ],
+        steps: [SH_APT_UPDATE, ...shAptInstall("cron"), "systemctl enable --now cron", "dpkg-query -W '-f=${Version}' cron"],
       },
     ]);
     expect(plan[0]!.records).toEqual({ type: "scheduler", name: "cron", versionFrom: "version", configuration: {} });
@@ -135,7 +145,9 @@ describe("task plans", () => {
   it("puts a hostile command only inside the quoted script content", () => {
     const command = `echo "it's" $(id) \`id\` ; rm -rf * -- -x %s %% ünï 😀 'x'"y"\\`;
     const steps = rendered(taskInstallPlan(task({ command })))[0]!.steps;
-    expect(steps[2]).toBe(`sh -c ${quote(WRITE_FILE)} sh /opt/brokeforge/scheduler/tasks/clxtask1.sh ${quote(taskScript(task({ command })))} 0600 deploy:`);
+    expect(steps[2]).toBe(
+      `sh -c ${quote(WRITE_FILE)} sh /opt/brokeforge/scheduler/tasks/clxtask1.sh ${quote(taskScript(task({ command })))} 0600 deploy:`,
+    );
     // the crontab line does not contain the command at all (no cron `%` semantics to worry about)
     expect(steps[6]).toBe(`${EDIT} deploy clxtask1 ${quote(LINE)}`);
     expect(steps.filter((s) => s.includes("rm -rf"))).toHaveLength(1);
@@ -148,7 +160,12 @@ describe("task plans", () => {
 
   it("renders as a script whose steps read back to the same argv", () => {
     const long = "x".repeat(1000);
-    for (const plan of [taskInstallPlan(task({ command: long })), taskRemovePlan(task()), schedulerInstallPlan(), schedulerUninstallPlan()]) {
+    for (const plan of [
+      taskInstallPlan(task({ command: long })),
+      taskRemovePlan(task()),
+      schedulerInstallPlan(),
+      schedulerUninstallPlan(),
+    ]) {
       for (const m of plan) {
         const back = parseScriptCommand(script(m.steps, { nonce: "testnonce1" }).command);
         expect(back?.steps.map((s) => s.argv)).toEqual(m.steps.map((s) => [...s.argv]));

@@ -50,19 +50,19 @@ export const EDIT_CRONTAB = [
   'if cur=$(LC_ALL=C crontab -u "$u" -l 2>/dev/null); then :',
   "else",
   '  err=$(LC_ALL=C crontab -u "$u" -l 2>&1 >/dev/null)',
-  '  case $err in',
+  "  case $err in",
   '    "no crontab for"*) cur= ;;',
   '    *) echo "crontab -l failed for $u: $err" >&2; exit 1 ;;',
   "  esac",
   "fi",
   "new=$(printf '%s\\n' \"$cur\" | while IFS= read -r l; do",
-  "  case $l in *\"$mark\") ;; *) printf '%s\\n' \"$l\" ;; esac",
+  '  case $l in *"$mark") ;; *) printf \'%s\\n\' "$l" ;; esac',
   "done) || exit 1",
   'if [ -n "$line" ]; then',
-  "  if [ -n \"$new\" ]; then new=$(printf '%s\\n%s' \"$new\" \"$line\"); else new=$line; fi",
+  '  if [ -n "$new" ]; then new=$(printf \'%s\\n%s\' "$new" "$line"); else new=$line; fi',
   "fi",
   'if [ "$new" = "$cur" ]; then echo "crontab of $u is already up to date"; exit 0; fi',
-  "printf '%s\\n' \"$new\" | crontab -u \"$u\" - || exit 1",
+  'printf \'%s\\n\' "$new" | crontab -u "$u" - || exit 1',
   'echo "crontab of $u updated"',
 ].join("\n");
 
@@ -71,12 +71,12 @@ export const EDIT_CRONTAB = [
 export const REMOVE_ALL_TASKS = [
   'for f in "$1"/*; do',
   '  [ -f "$f" ] || continue',
-  '  u=${f##*/}',
+  "  u=${f##*/}",
   '  id -u -- "$u" >/dev/null 2>&1 || continue # a deleted user: cron ignores that file',
   '  cur=$(crontab -u "$u" -l) || exit 1',
   "  new=$(printf '%s\\n' \"$cur\" | grep -v -E ' # brokeforge:task:[A-Za-z0-9_-]+$'); [ $? -le 1 ] || exit 1",
   '  [ "$new" = "$cur" ] && continue',
-  "  printf '%s\\n' \"$new\" | crontab -u \"$u\" - || exit 1",
+  '  printf \'%s\\n\' "$new" | crontab -u "$u" - || exit 1',
   '  echo "removed BrokeForge tasks from the crontab of $u"',
   "done",
   'rm -rf -- "$2"',
@@ -115,9 +115,14 @@ export function cronLine(task: ScheduledTask, paths = SCHEDULER_PATHS): string {
 
 export function schedulerInstallPlan(): Plan {
   return [
-    milestone("install_cron", "Installing cron", [apt.update(), ...apt.install(["cron"]), systemctl.enableNow("cron"), dpkg.version("cron")], {
-      records: { type: "scheduler", name: "cron", versionFrom: "version", configuration: {} },
-    }),
+    milestone(
+      "install_cron",
+      "Installing cron",
+      [apt.update(), ...apt.install(["cron"]), systemctl.enableNow("cron"), dpkg.version("cron")],
+      {
+        records: { type: "scheduler", name: "cron", versionFrom: "version", configuration: {} },
+      },
+    ),
   ];
 }
 
@@ -131,7 +136,9 @@ export function schedulerUninstallPlan(paths: SchedulerPaths = SCHEDULER_PATHS):
     {
       name: "remove_tasks",
       label: "Removing all scheduled tasks",
-      steps: [step("Removing BrokeForge crontab entries and scripts", "sh", "-c", REMOVE_ALL_TASKS, "sh", paths.crontabsDir, paths.tasksDir)],
+      steps: [
+        step("Removing BrokeForge crontab entries and scripts", "sh", "-c", REMOVE_ALL_TASKS, "sh", paths.crontabsDir, paths.tasksDir),
+      ],
       removes: { type: "scheduler", name: "cron" },
     },
   ];

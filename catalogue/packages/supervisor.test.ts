@@ -1,8 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { parseScriptCommand, quote, script, toShell } from "../../activities/ssh/shell";
 import {
-  programConfig, programInstallPlan, programRemovePlan, programRestartPlan, REMOVE_OUR_CONFS,
-  START_AND_VERIFY, supervisorInstallPlan, supervisorUninstallPlan, UPDATE_GONE, type SupervisorProgram,
+  programConfig,
+  programInstallPlan,
+  programRemovePlan,
+  programRestartPlan,
+  REMOVE_OUR_CONFS,
+  START_AND_VERIFY,
+  supervisorInstallPlan,
+  supervisorUninstallPlan,
+  UPDATE_GONE,
+  type SupervisorProgram,
 } from "./supervisor";
 import type { Plan } from "../kit";
 import { SH_APT_UPDATE, shAptInstall, shAptPurge } from "../commands/expected.test-helper";
@@ -13,8 +21,15 @@ function rendered(plan: Plan) {
 }
 
 const program = (over: Partial<SupervisorProgram> = {}): SupervisorProgram => ({
-  id: "clxprog1", name: "Queue worker", command: "php artisan queue:work --tries=3", directory: "/home/brokeforge/app",
-  user: "brokeforge", numprocs: 2, autostart: true, autorestart: true, ...over,
+  id: "clxprog1",
+  name: "Queue worker",
+  command: "php artisan queue:work --tries=3",
+  directory: "/home/brokeforge/app",
+  user: "brokeforge",
+  numprocs: 2,
+  autostart: true,
+  autorestart: true,
+  ...over,
 });
 
 const CONFIG = `; Managed by BrokeForge (program clxprog1): changes here are overwritten.
@@ -73,7 +88,9 @@ describe("programConfig", () => {
   });
 
   it("escapes % (supervisor expands %(name)s) and keeps quotes for supervisor's own word splitting", () => {
-    const conf = programConfig(program({ command: `bash -c 'date +%Y-%m-%d; echo "$HOME"'`, directory: "/srv/100%/x", autorestart: false, numprocs: 1 }));
+    const conf = programConfig(
+      program({ command: `bash -c 'date +%Y-%m-%d; echo "$HOME"'`, directory: "/srv/100%/x", autorestart: false, numprocs: 1 }),
+    );
     expect(conf).toContain(`\ncommand=bash -c 'date +%%Y-%%m-%%d; echo "$HOME"'\n`);
     expect(conf).toContain("\ndirectory=/srv/100%%/x\n");
     expect(conf).toContain("\nnumprocs=1\n");

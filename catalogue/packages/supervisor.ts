@@ -50,14 +50,14 @@ export const UPDATE_GONE = [
 // processes, then polls until all are RUNNING. FATAL/BACKOFF (or no processes at all) fail at
 // once, with the status text and the tail of the logs so the user sees the real error.
 export const START_AND_VERIFY = [
-  'p=$1; i=0',
+  "p=$1; i=0",
   'supervisorctl "$4" "$p:*" || true', // its result is judged by the status below
   "while :; do",
   '  out=$(supervisorctl status "$p:*" 2>&1)',
-  "  total=$(printf '%s\\n' \"$out\" | grep -c \"^$p:\")",
-  "  up=$(printf '%s\\n' \"$out\" | grep -Ec \"^$p:[^ ]+ +RUNNING \")",
+  '  total=$(printf \'%s\\n\' "$out" | grep -c "^$p:")',
+  '  up=$(printf \'%s\\n\' "$out" | grep -Ec "^$p:[^ ]+ +RUNNING ")',
   '  if [ "$total" -gt 0 ] && [ "$up" -eq "$total" ]; then printf \'%s\\n\' "$out"; exit 0; fi',
-  "  printf '%s\\n' \"$out\" | grep -Eq \"^$p:[^ ]+ +(FATAL|BACKOFF) \" && break",
+  '  printf \'%s\\n\' "$out" | grep -Eq "^$p:[^ ]+ +(FATAL|BACKOFF) " && break',
   '  [ "$total" -gt 0 ] || break',
   '  i=$((i + 1)); [ "$i" -lt "$3" ] || break',
   "  sleep 1",
@@ -93,7 +93,10 @@ function assertProgram(program: SupervisorProgram): void {
   if (!/^[a-z_][a-z0-9_-]*\$?$/.test(program.user) || program.user.length > 32) throw bad("user", ` ${JSON.stringify(program.user)}`);
   if (!Number.isInteger(program.numprocs) || program.numprocs < 1 || program.numprocs > 20) throw bad("numprocs");
   if (!program.directory.startsWith("/")) throw bad("directory", ": not absolute");
-  for (const [field, value] of [["command", program.command], ["directory", program.directory]] as const) {
+  for (const [field, value] of [
+    ["command", program.command],
+    ["directory", program.directory],
+  ] as const) {
     if (value.trim() === "") throw bad(field, ": empty");
     const problem = supervisorValueProblem(value);
     if (problem) throw bad(field, `: ${problem}`);

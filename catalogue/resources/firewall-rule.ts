@@ -25,7 +25,8 @@ export const firewallRule = defineResource<FirewallRule>()({
     if (conflict) throw new FieldError("port", conflict);
     return { ...rule, source: rule.source || null };
   },
-  describe: (r) => `“${r.name}” (${r.action} ${r.port}${r.protocol === "any" ? "" : `/${r.protocol}`}${r.source ? ` from ${r.source}` : ""})`,
+  describe: (r) =>
+    `“${r.name}” (${r.action} ${r.port}${r.protocol === "any" ? "" : `/${r.protocol}`}${r.source ? ` from ${r.source}` : ""})`,
   actions: {
     install: {
       label: "Add",

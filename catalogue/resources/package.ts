@@ -13,7 +13,11 @@ export const serverPackage = defineResource<ServerPackage>()({
   parent: "",
   label: { one: "package", many: "Packages" },
   input: z.object({
-    type: z.string().refine((t) => packageDefinition(t) !== undefined, { message: `Choose ${allPackages().map((p) => p.type).join(", ")}` }),
+    type: z.string().refine((t) => packageDefinition(t) !== undefined, {
+      message: `Choose ${allPackages()
+        .map((p) => p.type)
+        .join(", ")}`,
+    }),
   }),
   fields: [
     { key: "type", label: "TYPE" },
@@ -27,8 +31,7 @@ export const serverPackage = defineResource<ServerPackage>()({
     install: {
       label: "Install",
       plan: (row, ctx: PlanContext) => mustFind(row.type).install(ctx),
-      requires: (row) =>
-        mustFind(row.type).requires.map((t) => requirePackage(t, `Install ${packageDefinition(t)?.label ?? t} first`)),
+      requires: (row) => mustFind(row.type).requires.map((t) => requirePackage(t, `Install ${packageDefinition(t)?.label ?? t} first`)),
     },
     remove: { label: "Remove", plan: (row, ctx: PlanContext) => mustFind(row.type).remove(ctx) },
   },

@@ -73,7 +73,8 @@ server {
 describe("phpFpmPool", () => {
   it("runs as the site user behind a socket only nginx can open", () => {
     expect(phpFpmSocket({ user: "brokeforge", phpVersion: "8.2" })).toBe("/run/php/php8.2-fpm-brokeforge.sock");
-    expect(phpFpmPool({ user: "brokeforge", phpVersion: "8.2" })).toBe(`; Managed by BrokeForge (pool brokeforge): changes here are overwritten.
+    expect(phpFpmPool({ user: "brokeforge", phpVersion: "8.2" }))
+      .toBe(`; Managed by BrokeForge (pool brokeforge): changes here are overwritten.
 [brokeforge]
 user = brokeforge
 group = brokeforge

@@ -16,12 +16,17 @@ export function helloPackage(root: string) {
     aptPackages: [],
     requires: [],
     install: () => [
-      milestone("install_hello", "Installing hello", [
-        files.mkdirs([root], { mode: "0755" }),
-        files.write(`${root}/hello.conf`, "greeting=hello\n", { mode: "0644" }),
-        // The inventory takes its version from this step's output, by name.
-        { label: "Reading the hello version", argv: ["echo", "1.0.0"], output: "version" },
-      ], { records: { type: "hello", name: "hello", versionFrom: "version" } }),
+      milestone(
+        "install_hello",
+        "Installing hello",
+        [
+          files.mkdirs([root], { mode: "0755" }),
+          files.write(`${root}/hello.conf`, "greeting=hello\n", { mode: "0644" }),
+          // The inventory takes its version from this step's output, by name.
+          { label: "Reading the hello version", argv: ["echo", "1.0.0"], output: "version" },
+        ],
+        { records: { type: "hello", name: "hello", versionFrom: "version" } },
+      ),
     ],
     remove: () => [
       milestone("remove_hello", "Removing hello", [step("Deleting hello", "rm", "-rf", "--", root)], {

@@ -101,9 +101,7 @@ export async function applyMigrations(opts: MigrateOptions): Promise<{ applied: 
  * shadow database are both throwaway databases, so nothing is read from or written
  * to the real database (it does not even have to exist).
  */
-export async function createMigration(
-  opts: MigrateOptions & { name: string },
-): Promise<{ path: string | null; name: string | null }> {
+export async function createMigration(opts: MigrateOptions & { name: string }): Promise<{ path: string | null; name: string | null }> {
   const { databaseUrl, schemaPath, migrationsDir } = resolved(opts);
   const slug = opts.name
     .trim()

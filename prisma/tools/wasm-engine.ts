@@ -55,9 +55,7 @@ function loadWasm(): Promise<void> {
   if (panicMessage !== undefined) {
     // Pending callbacks of the crashed instance may still fire, so re-instantiating
     // in this process isn't safe either.
-    return Promise.reject(
-      new SchemaEngineError(`the schema engine panicked earlier in this process (${panicMessage}); restart it`),
-    );
+    return Promise.reject(new SchemaEngineError(`the schema engine panicked earlier in this process (${panicMessage}); restart it`));
   }
   let loading = instances.get(glue);
   if (!loading) {

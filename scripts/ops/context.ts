@@ -56,7 +56,13 @@ export function parse<O extends NonNullable<ParseArgsConfig["options"]>>(args: s
 
 /** Exactly `names.length` positionals, named for the error message. */
 export function positionals(got: string[], ...names: string[]): string[] {
-  if (got.length < names.length) throw new UsageError(`Missing ${names.slice(got.length).map((n) => `<${n}>`).join(" ")}`);
+  if (got.length < names.length)
+    throw new UsageError(
+      `Missing ${names
+        .slice(got.length)
+        .map((n) => `<${n}>`)
+        .join(" ")}`,
+    );
   if (got.length > names.length) throw new UsageError(`Unexpected argument: ${got[names.length]}`);
   return got;
 }
@@ -105,7 +111,12 @@ export function table(headers: string[], rows: string[][]): string {
   const all = [headers, ...rows];
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
   return all
-    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd())
+    .map((r) =>
+      r
+        .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join("  ")
+        .trimEnd(),
+    )
     .join("\n");
 }
 
@@ -122,7 +133,13 @@ export function when(at: Date | null | undefined, now = Date.now()): string {
   if (!at) return "-";
   const s = Math.round((now - at.getTime()) / 1000);
   const ago =
-    s < 60 ? `${Math.max(s, 0)}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86_400 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86_400)}d`;
+    s < 60
+      ? `${Math.max(s, 0)}s`
+      : s < 3600
+        ? `${Math.floor(s / 60)}m`
+        : s < 86_400
+          ? `${Math.floor(s / 3600)}h`
+          : `${Math.floor(s / 86_400)}d`;
   return `${at.toISOString().slice(0, 16).replace("T", " ")} UTC (${ago} ago)`;
 }
 

@@ -7,8 +7,8 @@ export async function operations(args: string[], ctx: Ctx): Promise<number> {
   const limit = values.limit === undefined ? 20 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, got ${values.limit}`);
   const ops = await ctx.api().trpc.operations.list.query({ serverId: serverId!, limit });
-  if (values.json) return printJson(ops), 0;
-  if (ops.length === 0) return console.log("No operations."), 0;
+  if (values.json) return (printJson(ops), 0);
+  if (ops.length === 0) return (console.log("No operations."), 0);
   const rows = ops.map((o) => [
     o.kind,
     o.state,

@@ -35,7 +35,9 @@ async function run(kind: ResourceKind, args: string[], ctx: Ctx): Promise<number
   if (sub === "ls" || sub === "list") return ls(kind, rest, ctx);
   if (sub === "rm" || sub === "remove") return act(kind, "remove", rest, ctx);
   if (sub && verbsOf(kind).includes(sub)) return act(kind, sub, rest, ctx);
-  throw new UsageError(sub ? `Unknown ${kind.api} command: ${sub}` : `Missing ${kind.api} command (add, rm, ls or ${verbsOf(kind).join(", ")})`);
+  throw new UsageError(
+    sub ? `Unknown ${kind.api} command: ${sub}` : `Missing ${kind.api} command (add, rm, ls or ${verbsOf(kind).join(", ")})`,
+  );
 }
 
 async function add(kind: ResourceKind, args: string[], ctx: Ctx): Promise<number> {
@@ -53,7 +55,7 @@ async function add(kind: ResourceKind, args: string[], ctx: Ctx): Promise<number
     input[f.key] = f.type === "number" ? Number(text) : f.type === "boolean" ? ["true", "yes", "1"].includes(text) : text;
   }
   const created = await ctx.api().untyped.mutation(`${kind.api}.create`, input);
-  if (values.json) return printJson(created), 0;
+  if (values.json) return (printJson(created), 0);
   console.log(`${field(created, "id")} ${field(created, "status")}`);
   return 0;
 }
@@ -62,7 +64,7 @@ async function act(kind: ResourceKind, action: string, args: string[], ctx: Ctx)
   const { values, positionals: rest } = parse(args, { json: { type: "boolean" } });
   const [id] = positionals(rest, "id");
   const result = await ctx.api().untyped.mutation(`${kind.api}.${action}`, { id });
-  if (values.json) return printJson(result), 0;
+  if (values.json) return (printJson(result), 0);
   const state = action === "remove" ? "removing" : action === "retry" ? "retrying" : `${action} queued`;
   console.log(`${field(result, "id")} ${state} (operation ${field(result, "operationId")})`);
   return 0;
@@ -72,8 +74,8 @@ async function ls(kind: ResourceKind, args: string[], ctx: Ctx): Promise<number>
   const { values, positionals: rest } = parse(args, { json: { type: "boolean" } });
   const [serverId] = positionals(rest, "serverId");
   const rows = await ctx.api().untyped.query(`${kind.api}.list`, { serverId });
-  if (values.json) return printJson(rows), 0;
-  if (!Array.isArray(rows) || rows.length === 0) return console.log(`No ${kind.label.many.toLowerCase()}.`), 0;
+  if (values.json) return (printJson(rows), 0);
+  if (!Array.isArray(rows) || rows.length === 0) return (console.log(`No ${kind.label.many.toLowerCase()}.`), 0);
   const cells = rows.map((row: unknown) => ["id", ...kind.fields.map((f) => f.key), "status"].map((key) => field(row, key)));
   console.log(table(["ID", ...kind.fields.map((f) => f.label), "STATUS"], cells));
   return 0;

@@ -5,8 +5,8 @@ export async function servers(args: string[], ctx: Ctx): Promise<number> {
   const { values, positionals: rest } = parse(args, { json: { type: "boolean" } });
   positionals(rest);
   const list = await ctx.api().trpc.servers.list.query();
-  if (values.json) return printJson(list), 0;
-  if (list.length === 0) return console.log("No servers."), 0;
+  if (values.json) return (printJson(list), 0);
+  if (list.length === 0) return (console.log("No servers."), 0);
   const rows = list.map((s) => {
     const op = s.currentOperation;
     const current = op ? `${op.kind} ${op.state}${op.milestoneTotal ? ` ${op.milestoneStep}/${op.milestoneTotal}` : ""}` : "-";

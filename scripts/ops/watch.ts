@@ -36,7 +36,9 @@ export async function watch(args: string[], ctx: Ctx): Promise<number> {
         if (starts === 1) {
           console.error(`watch: subscribed to ${scope}, ${since ? `replaying after event ${since}` : "from now"} (Ctrl-C stops)`);
         } else {
-          console.error(`watch: reconnected, resuming ${lastId ? `after event ${lastId}` : "from now (no event received before the loss)"}`);
+          console.error(
+            `watch: reconnected, resuming ${lastId ? `after event ${lastId}` : "from now (no event received before the loss)"}`,
+          );
         }
       },
       onData({ id, data }: { id: string; data: LiveEvent }) {

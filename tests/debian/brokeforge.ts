@@ -1,12 +1,12 @@
 // Glue between a real Debian test server (harness.ts) and an isolated BrokeForge
 // (tests/setup/engine.ts): add the server like a user would, wait for operations, and run
 // BrokeForge's own rendered milestone scripts by hand (to check they are safe to re-run).
-import net from 'node:net';
-import { expect } from 'vitest';
-import { script } from '../../activities/ssh/shell';
-import type { Plan } from '../../catalogue/kit';
-import { eventually, type Engine } from '../setup/engine';
-import type { DebianServer } from './harness';
+import net from "node:net";
+import { expect } from "vitest";
+import { script } from "../../activities/ssh/shell";
+import type { Plan } from "../../catalogue/kit";
+import { eventually, type Engine } from "../setup/engine";
+import type { DebianServer } from "./harness";
 
 /** How long a BrokeForge operation on the real server may take (apt over the mirror included). */
 export const OP_TIMEOUT_MS = 240_000;
@@ -16,17 +16,17 @@ export const OP_TIMEOUT_MS = 240_000;
  * in the server's authorized_keys, test the connection, and let the host key be pinned.
  */
 export async function addToBrokeForge(e: Engine, server: DebianServer, name = server.name): Promise<{ id: string }> {
-  const created = await e.api.servers.create({ name, host: server.host, sshPort: server.sshPort, sshUser: 'root' });
+  const created = await e.api.servers.create({ name, host: server.host, sshPort: server.sshPort, sshUser: "root" });
   const detail = await e.api.servers.byId({ id: created.id });
-  const rootKey = detail.publicKeys.find((k) => k.kind === 'root');
-  if (!rootKey) throw new Error('BrokeForge generated no root key for the new server');
+  const rootKey = detail.publicKeys.find((k) => k.kind === "root");
+  if (!rootKey) throw new Error("BrokeForge generated no root key for the new server");
   await server.authorize(rootKey.publicKey);
   await e.api.servers.testConnection({ id: created.id });
   const done = await eventually(async () => {
     const s = await e.api.servers.byId({ id: created.id });
-    return s.connectionStatus === 'connected' || s.connectionStatus === 'failed' ? s : null;
+    return s.connectionStatus === "connected" || s.connectionStatus === "failed" ? s : null;
   }, 60_000);
-  if (done.connectionStatus !== 'connected') throw new Error(`testConnection failed: ${done.connectionError}`);
+  if (done.connectionStatus !== "connected") throw new Error(`testConnection failed: ${done.connectionError}`);
   expect(server.hostKeyFingerprints).toContain(done.hostKeyFingerprint);
   expect(done.osName).toMatch(/Debian/);
   expect(done.osVersion).toMatch(/^12/);
@@ -41,9 +41,9 @@ export async function until(get: () => Promise<Status>, status: string, timeoutM
   try {
     return await eventually(async () => {
       last = await get();
-      const now = last?.status ?? 'deleted';
-      if (now === status) return last ?? ({ status: 'deleted', errorLog: null } as const);
-      if (now === 'failed' && status !== 'failed') throw new Error(`went to failed, not ${status}: ${last?.errorLog}`);
+      const now = last?.status ?? "deleted";
+      if (now === status) return last ?? ({ status: "deleted", errorLog: null } as const);
+      if (now === "failed" && status !== "failed") throw new Error(`went to failed, not ${status}: ${last?.errorLog}`);
       return null;
     }, timeoutMs);
   } catch (err) {
@@ -55,13 +55,13 @@ export async function until(get: () => Promise<Status>, status: string, timeoutM
 export function lastOperation(e: Engine, resourceId: string) {
   return e.db.operation.findFirstOrThrow({
     where: { resourceId },
-    orderBy: { createdAt: 'desc' },
-    include: { milestones: { orderBy: { step: 'asc' } } },
+    orderBy: { createdAt: "desc" },
+    include: { milestones: { orderBy: { step: "asc" } } },
   });
 }
 
 /** The latest operation on a resource once it reached `state` (its row is updated just before it). */
-export function operationEnded(e: Engine, resourceId: string, state: 'succeeded' | 'failed') {
+export function operationEnded(e: Engine, resourceId: string, state: "succeeded" | "failed") {
   return eventually(async () => {
     const op = await lastOperation(e, resourceId);
     return op.state === state ? op : null;
@@ -77,7 +77,9 @@ export async function runPlanByHand(server: DebianServer, plan: Plan): Promise<s
     const parsed = rendered.parse(r.stdout, r.stderr);
     if (r.exitCode !== 0 || parsed.failed || parsed.incomplete) {
       const bad = parsed.failed ?? parsed.incomplete;
-      throw new Error(`milestone ${m.name} failed at "${bad?.label}" (exit ${bad?.exitCode ?? r.exitCode}): ${bad?.stderr ?? r.stderr}${bad?.stdout ?? ''}`);
+      throw new Error(
+        `milestone ${m.name} failed at "${bad?.label}" (exit ${bad?.exitCode ?? r.exitCode}): ${bad?.stderr ?? r.stderr}${bad?.stdout ?? ""}`,
+      );
     }
     outputs.push(r.stdout);
   }
@@ -91,18 +93,18 @@ export async function runPlanByHand(server: DebianServer, plan: Plan): Promise<s
  */
 export function httpGet(port: number, timeoutMs = 3_000): Promise<{ ok: true; body: string } | { ok: false; why: string }> {
   return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let body = '';
+    const sock = net.connect(port, "127.0.0.1");
+    let body = "";
     const done = (r: { ok: true; body: string } | { ok: false; why: string }) => {
       clearTimeout(timer);
       sock.destroy();
       resolve(r);
     };
     const timer = setTimeout(() => done({ ok: false, why: `no answer within ${timeoutMs} ms` }), timeoutMs);
-    sock.on('connect', () => sock.write('GET / HTTP/1.0\r\nHost: test\r\n\r\n'));
-    sock.on('data', (d) => (body += d));
-    sock.on('error', (err) => done({ ok: false, why: err.message }));
-    sock.on('close', () => done(body ? { ok: true, body } : { ok: false, why: 'closed without an answer' }));
+    sock.on("connect", () => sock.write("GET / HTTP/1.0\r\nHost: test\r\n\r\n"));
+    sock.on("data", (d) => (body += d));
+    sock.on("error", (err) => done({ ok: false, why: err.message }));
+    sock.on("close", () => done(body ? { ok: true, body } : { ok: false, why: "closed without an answer" }));
   });
 }
 
@@ -112,10 +114,10 @@ export function httpGet(port: number, timeoutMs = 3_000): Promise<{ ok: true; bo
  */
 export async function startHttpService(server: DebianServer, port: number, opts: { persistent?: boolean } = {}): Promise<void> {
   const perl = [
-    'use IO::Socket::INET;',
+    "use IO::Socket::INET;",
     'my $s = IO::Socket::INET->new(LocalPort => $ARGV[0], Listen => 16, ReuseAddr => 1) or die "listen: $!";',
     'while (my $c = $s->accept) { print $c "HTTP/1.0 200 OK\\r\\n\\r\\nhello from $ARGV[0]\\n"; close $c; }',
-  ].join('\n');
+  ].join("\n");
   const unit = `[Unit]\nDescription=test HTTP on ${port}\n\n[Service]\nExecStart=/usr/bin/perl /root/http-${port}.pl ${port}\n\n[Install]\nWantedBy=multi-user.target`;
   const start = opts.persistent
     ? `cat > /etc/systemd/system/test-http-${port}.service <<'EOF'\n${unit}\nEOF\nsystemctl enable --now test-http-${port}.service`

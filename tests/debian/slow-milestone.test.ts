@@ -11,17 +11,17 @@
 // (vm.test.ts), dpkg is left half-configured and every retry fails with "E: dpkg was
 // interrupted, you must manually run 'dpkg --configure -a' to correct the problem."
 // This test fails until the pool keeps busy connections open.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startEngine, type Engine } from '../setup/engine';
-import { addToBrokeForge, OP_TIMEOUT_MS } from './brokeforge';
-import { bootDebian, type DebianServer } from './harness';
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, startEngine, type Engine } from "../setup/engine";
+import { addToBrokeForge, OP_TIMEOUT_MS } from "./brokeforge";
+import { bootDebian, type DebianServer } from "./harness";
 
 let e: Engine;
 let server: DebianServer;
 let serverId: string;
 
 beforeAll(async () => {
-  [e, server] = await Promise.all([startEngine(), bootDebian({ label: 'slow' })]);
+  [e, server] = await Promise.all([startEngine(), bootDebian({ label: "slow" })]);
   serverId = (await addToBrokeForge(e, server)).id;
 }, 15 * 60_000);
 
@@ -33,39 +33,48 @@ afterAll(async () => {
 /** Holds dpkg's frontend lock (an fcntl write lock, as apt takes it) for `seconds`, like another apt would. */
 async function holdDpkgLock(seconds: number) {
   const perl = [
-    'use Fcntl;',
+    "use Fcntl;",
     'open(my $fh, ">>", "/var/lib/dpkg/lock-frontend") or die $!;',
     // struct flock on x86_64: short l_type, short l_whence, (pad), off_t l_start, off_t l_len, pid_t l_pid, (pad)
     'my $lk = pack("s s x4 q q l x4", F_WRLCK, 0, 0, 0, 0);',
     'fcntl($fh, F_SETLKW, $lk) or die "lock: $!";',
     'print "locked\\n"; sleep $ARGV[0];',
-  ].join('\n');
-  await server.sh(`cat > /root/hold-lock.pl <<'EOF'\n${perl}\nEOF\nsystemd-run --unit=hold-dpkg-lock /usr/bin/perl /root/hold-lock.pl ${seconds}`);
+  ].join("\n");
+  await server.sh(
+    `cat > /root/hold-lock.pl <<'EOF'\n${perl}\nEOF\nsystemd-run --unit=hold-dpkg-lock /usr/bin/perl /root/hold-lock.pl ${seconds}`,
+  );
   // Taken (as the kernel sees it), and dpkg itself refuses to run now.
-  await eventually(async () => (await server.exec('lslocks -n -o PATH | grep -qx /var/lib/dpkg/lock-frontend')).exitCode === 0 || null, 10_000);
-  const r = await server.exec('dpkg --configure -a 2>&1; true');
+  await eventually(
+    async () => (await server.exec("lslocks -n -o PATH | grep -qx /var/lib/dpkg/lock-frontend")).exitCode === 0 || null,
+    10_000,
+  );
+  const r = await server.exec("dpkg --configure -a 2>&1; true");
   expect(r.stdout).toMatch(/dpkg frontend lock .*locked by another process|lock-frontend/);
 }
 
-describe('a milestone longer than the SSH pool\'s idle time', () => {
-  it('apt waits for the dpkg lock (DPkg::Lock::Timeout) — and the server is left healthy either way', async () => {
-    await holdDpkgLock(40);
-    const t = Date.now();
-    const { id } = await e.api.packages.create({ serverId, type: 'scheduler' });
-    const row = await eventually(async () => {
-      const r = await e.db.serverPackage.findUnique({ where: { id } });
-      return r && (r.status === 'active' || r.status === 'failed') ? r : null;
-    }, OP_TIMEOUT_MS);
-    console.log(`[debian slow-milestone] install ended ${row?.status} after ${Date.now() - t} ms: ${row?.errorLog ?? ''}`);
-    const audit = await server.exec('dpkg --audit; echo "rc=$?"');
-    console.log(`[debian slow-milestone] dpkg --audit after it:\n${audit.stdout}`);
-    // Whatever happened, the server must not be left with a half-configured dpkg.
-    expect(audit.stdout.trim()).toBe('rc=0');
-    expect(row?.status).toBe('active');
-    // …and it must have worked the first time: no dropped connection, no retry.
-    const op = await e.db.operation.findFirstOrThrow({ where: { resourceId: id }, include: { milestones: true } });
-    expect(op.milestones.map((m) => ({ name: m.name, attempts: m.attempts, state: m.state }))).toEqual([
-      { name: 'install_cron', attempts: 1, state: 'succeeded' },
-    ]);
-  }, OP_TIMEOUT_MS + 60_000);
+describe("a milestone longer than the SSH pool's idle time", () => {
+  it(
+    "apt waits for the dpkg lock (DPkg::Lock::Timeout) — and the server is left healthy either way",
+    async () => {
+      await holdDpkgLock(40);
+      const t = Date.now();
+      const { id } = await e.api.packages.create({ serverId, type: "scheduler" });
+      const row = await eventually(async () => {
+        const r = await e.db.serverPackage.findUnique({ where: { id } });
+        return r && (r.status === "active" || r.status === "failed") ? r : null;
+      }, OP_TIMEOUT_MS);
+      console.log(`[debian slow-milestone] install ended ${row?.status} after ${Date.now() - t} ms: ${row?.errorLog ?? ""}`);
+      const audit = await server.exec('dpkg --audit; echo "rc=$?"');
+      console.log(`[debian slow-milestone] dpkg --audit after it:\n${audit.stdout}`);
+      // Whatever happened, the server must not be left with a half-configured dpkg.
+      expect(audit.stdout.trim()).toBe("rc=0");
+      expect(row?.status).toBe("active");
+      // …and it must have worked the first time: no dropped connection, no retry.
+      const op = await e.db.operation.findFirstOrThrow({ where: { resourceId: id }, include: { milestones: true } });
+      expect(op.milestones.map((m) => ({ name: m.name, attempts: m.attempts, state: m.state }))).toEqual([
+        { name: "install_cron", attempts: 1, state: "succeeded" },
+      ]);
+    },
+    OP_TIMEOUT_MS + 60_000,
+  );
 });

@@ -44,7 +44,8 @@ afterAll(async () => {
 });
 
 const row = (name: string) => page.getByTestId(`rule-${name}`);
-const statusIs = (name: string, status: string) => page.locator(`[data-testid="rule-${name}"][data-status="${status}"]`).waitFor({ timeout: 30_000 });
+const statusIs = (name: string, status: string) =>
+  page.locator(`[data-testid="rule-${name}"][data-status="${status}"]`).waitFor({ timeout: 30_000 });
 
 async function addRule(name: string, port: string) {
   await page.getByLabel("Name").fill(name);
@@ -116,9 +117,13 @@ describe("live firewall rules in the browser", () => {
     await e.db.serverPackage.deleteMany({ where: { serverId, type: "firewall" } }); // the test server came with it
     await browserUserApi.packages.create({ serverId, type: "firewall" }); // as if from another tab
     const progress = page.locator('[data-testid="operation"][data-kind="package.install"] [data-testid="progress"]');
-    await page.locator('[data-testid="operation"][data-kind="package.install"] [data-testid="progress"][data-step="1"][data-total="2"]').waitFor({ timeout: 30_000 });
+    await page
+      .locator('[data-testid="operation"][data-kind="package.install"] [data-testid="progress"][data-step="1"][data-total="2"]')
+      .waitFor({ timeout: 30_000 });
     holds[0]!.open();
-    await page.locator('[data-testid="operation"][data-kind="package.install"] [data-testid="progress"][data-step="2"]').waitFor({ timeout: 30_000 });
+    await page
+      .locator('[data-testid="operation"][data-kind="package.install"] [data-testid="progress"][data-step="2"]')
+      .waitFor({ timeout: 30_000 });
     expect(await progress.getByText("step 2 of 2").count()).toBe(1);
     holds[1]!.open();
     await page.locator('[data-testid="operation"][data-kind="package.install"][data-state="succeeded"]').waitFor({ timeout: 30_000 });

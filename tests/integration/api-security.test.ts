@@ -31,7 +31,9 @@ async function userWithToken(email: string) {
 
 function httpClient(token?: string) {
   return createTRPCClient<AppRouter>({
-    links: [httpLink({ url: `${web.url}/trpc`, headers: () => (token ? { authorization: `Bearer ${token}` } : {}), transformer: superjson })],
+    links: [
+      httpLink({ url: `${web.url}/trpc`, headers: () => (token ? { authorization: `Bearer ${token}` } : {}), transformer: superjson }),
+    ],
   });
 }
 
@@ -141,7 +143,9 @@ describe("validation", () => {
   ];
   it.each(cases)("%s gets a field-level error and creates nothing", async (_label, patch, field, message) => {
     const { token, user } = await userWithToken(`v-${Math.random()}@example.com`);
-    const err = await httpClient(token).servers.create.mutate({ ...base, ...patch } as typeof base).catch((e) => e);
+    const err = await httpClient(token)
+      .servers.create.mutate({ ...base, ...patch } as typeof base)
+      .catch((e) => e);
     expect(err).toBeInstanceOf(TRPCClientError);
     expect(err.data.code).toBe("BAD_REQUEST");
     expect(err.data.fieldErrors[field]).toMatch(message);

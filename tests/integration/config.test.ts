@@ -18,7 +18,12 @@ const valid = {
 function start(entry: string, env: Record<string, string | undefined>) {
   const clean: Record<string, string> = { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/root" };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
-  return spawnSync(process.execPath, ["--import", "tsx", entry], { cwd: root, env: clean as NodeJS.ProcessEnv, encoding: "utf8", timeout: 30_000 });
+  return spawnSync(process.execPath, ["--import", "tsx", entry], {
+    cwd: root,
+    env: clean as NodeJS.ProcessEnv,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
 }
 
 describe("environment validation", () => {
@@ -26,7 +31,12 @@ describe("environment validation", () => {
     ["server.ts", "DATABASE_URL", { ...valid, DATABASE_URL: undefined }, /DATABASE_URL: is required but not set/],
     ["server.ts", "SESSION_SECRET", { ...valid, SESSION_SECRET: "short" }, /SESSION_SECRET: must be at least 32 characters/],
     ["server.ts", "PORT", { ...valid, PORT: "70000" }, /PORT: /],
-    ["temporal/worker.ts", "BROKEFORGE_ENCRYPTION_KEY", { ...valid, BROKEFORGE_ENCRYPTION_KEY: "abc" }, /BROKEFORGE_ENCRYPTION_KEY: must be 32 random bytes/],
+    [
+      "temporal/worker.ts",
+      "BROKEFORGE_ENCRYPTION_KEY",
+      { ...valid, BROKEFORGE_ENCRYPTION_KEY: "abc" },
+      /BROKEFORGE_ENCRYPTION_KEY: must be 32 random bytes/,
+    ],
     ["temporal/worker.ts", "TEMPORAL_ADDRESS", { ...valid, TEMPORAL_ADDRESS: "no-port" }, /TEMPORAL_ADDRESS: must be host:port/],
   ])("%s stops at start when %s is bad, naming it", (entry, _name, env, message) => {
     const run = start(entry, env);

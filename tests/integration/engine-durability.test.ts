@@ -56,13 +56,18 @@ afterEach(({ task }) => {
 let nextPort = 40_000;
 async function createRule(serverId: string) {
   const port = String(nextPort++);
-  return { ...(await e!.api.firewall.create({ serverId, name: `rule ${port}`, port, protocol: "tcp", action: "allow", source: "" })), port };
+  return {
+    ...(await e!.api.firewall.create({ serverId, name: `rule ${port}`, port, protocol: "tcp", action: "allow", source: "" })),
+    port,
+  };
 }
 const isRuleCommand = (port: string) => (cmd: string) => cmd.startsWith("ufw ") && cmd.includes(` port ${port} `);
 /** Exec records (one per milestone script) that ran the rule's command. */
-const execsOfRule = (serverId: string, port: string) => e!.peer.execsFor(serverId).filter((x) => x.steps?.some((s) => isRuleCommand(port)(s.command)));
+const execsOfRule = (serverId: string, port: string) =>
+  e!.peer.execsFor(serverId).filter((x) => x.steps?.some((s) => isRuleCommand(port)(s.command)));
 const statusOf = async (id: string) => (await e!.db.firewallRule.findUnique({ where: { id } }))?.status;
-const untilRule = (id: string, status: string, timeoutMs = 90_000) => eventually(async () => (await statusOf(id)) === status || null, timeoutMs);
+const untilRule = (id: string, status: string, timeoutMs = 90_000) =>
+  eventually(async () => (await statusOf(id)) === status || null, timeoutMs);
 /** Holds the rule's command on the "server" until released, every time it runs. */
 function holdRule(port: string) {
   const hold = gate();

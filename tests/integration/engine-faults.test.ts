@@ -112,9 +112,7 @@ describe("transport and command faults", () => {
     expect(op.errorLog).toContain("Authentication failed");
     expect(e.peer.execsFor(serverId)).toHaveLength(0);
     const runs = await activityRuns(op.workflowId!, "runMilestone");
-    expect(runs).toEqual([
-      expect.objectContaining({ attempts: 1, outcome: "failed", failureType: "SshPermanent", nonRetryable: true }),
-    ]);
+    expect(runs).toEqual([expect.objectContaining({ attempts: 1, outcome: "failed", failureType: "SshPermanent", nonRetryable: true })]);
   });
 });
 
@@ -222,7 +220,9 @@ describe("cancellation", () => {
 
     // The remote command was stopped (TERM on the lifeline, or its channel closed), it did not
     // finish by itself — and that happened BEFORE the server's next operation ran.
-    expect(hungExec.outcome, "the cancelled command was still running on the server when the next operation ran").toMatch(/^(signal|closed)$/);
+    expect(hungExec.outcome, "the cancelled command was still running on the server when the next operation ran").toMatch(
+      /^(signal|closed)$/,
+    );
     const nextExec = e.peer.execsFor(serverId).find((x) => x.command.includes(` port ${next.port} `))!;
     expect(nextExec.startedAt).toBeGreaterThanOrEqual(hungExec.endedAt!);
     expect(maxOverlap(e.peer.execsFor(serverId))).toBe(1);
@@ -250,7 +250,14 @@ describe("status round trips", () => {
   it("restarts a supervisor program: active → updating → active", async () => {
     const { id: serverId } = await e.addServer();
     const program = await e.api.supervisor.create({
-      serverId, name: "queue", command: "php artisan queue:work", directory: "/home/brokeforge", user: "root", numprocs: 1, autostart: true, autorestart: true,
+      serverId,
+      name: "queue",
+      command: "php artisan queue:work",
+      directory: "/home/brokeforge",
+      user: "root",
+      numprocs: 1,
+      autostart: true,
+      autorestart: true,
     });
     const statusOf = async () => (await e.db.supervisorProgram.findUnique({ where: { id: program.id } }))?.status;
     await eventually(async () => (await statusOf()) === "active");
@@ -258,13 +265,20 @@ describe("status round trips", () => {
     e.peer.script(hold.handler);
 
     await e.api.supervisor.restart({ id: program.id });
-    await eventually(async () => (await statusOf()) === "updating" && e.peer.execsFor(serverId).some((x) => x.command.includes(" restart")));
+    await eventually(
+      async () => (await statusOf()) === "updating" && e.peer.execsFor(serverId).some((x) => x.command.includes(" restart")),
+    );
     expect(await statusOf()).toBe("updating"); // while the restart runs
     hold.open();
     await eventually(async () => (await statusOf()) === "active");
 
     expect((await transitions.pathOf(program.id)).slice(-3)).toEqual(["active", "updating", "active"]);
-    expect(e.peer.execsFor(serverId).at(-1)!.steps!.map((s) => s.label)).toEqual(["Restarting the program"]);
+    expect(
+      e.peer
+        .execsFor(serverId)
+        .at(-1)!
+        .steps!.map((s) => s.label),
+    ).toEqual(["Restarting the program"]);
   });
 
   it("retries a failed rule: failed → pending → active", async () => {
@@ -294,7 +308,17 @@ describe("status round trips", () => {
     // Its key is not authorized on the peer: every install fails at once (no retries), which is
     // the quickest way to get eleven failed rules.
     const rules = [];
-    for (let i = 0; i < 11; i++) rules.push(await api.firewall.create({ serverId: server.id, name: `r${i}`, port: String(nextPort++), protocol: "tcp", action: "allow", source: "" }));
+    for (let i = 0; i < 11; i++)
+      rules.push(
+        await api.firewall.create({
+          serverId: server.id,
+          name: `r${i}`,
+          port: String(nextPort++),
+          protocol: "tcp",
+          action: "allow",
+          source: "",
+        }),
+      );
     await eventually(async () => (await e.db.firewallRule.count({ where: { serverId: server.id, status: "failed" } })) === 11 || null);
 
     for (const rule of rules.slice(0, 10)) await api.firewall.retry({ id: rule.id });

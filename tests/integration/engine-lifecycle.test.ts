@@ -47,7 +47,8 @@ const kinds: Kind[] = [
     entity: "scheduled_task",
     installStep: /crontab/,
     removeStep: /crontab/,
-    create: (serverId) => e.api.scheduler.create({ serverId, name: "backup", command: "echo 'it''s $(date)'", user: "root", frequency: "daily" }),
+    create: (serverId) =>
+      e.api.scheduler.create({ serverId, name: "backup", command: "echo 'it''s $(date)'", user: "root", frequency: "daily" }),
     get: (id) => e.db.scheduledTask.findUnique({ where: { id } }),
     remove: (id) => e.api.scheduler.remove({ id }),
   },
@@ -57,7 +58,16 @@ const kinds: Kind[] = [
     installStep: /supervisorctl/,
     removeStep: /supervisorctl/,
     create: (serverId) =>
-      e.api.supervisor.create({ serverId, name: "queue", command: "php artisan queue:work", directory: "/home/brokeforge", user: "root", numprocs: 2, autostart: true, autorestart: true }),
+      e.api.supervisor.create({
+        serverId,
+        name: "queue",
+        command: "php artisan queue:work",
+        directory: "/home/brokeforge",
+        user: "root",
+        numprocs: 2,
+        autostart: true,
+        autorestart: true,
+      }),
     get: (id) => e.db.supervisorProgram.findUnique({ where: { id } }),
     remove: (id) => e.api.supervisor.remove({ id }),
   },
@@ -139,7 +149,9 @@ describe.each(kinds)("$name lifecycle", (k) => {
     });
     await k.remove(created.id);
     expect(await statusOf(k, created.id)).toBe("removing");
-    await eventually(async () => (await e.db.operation.findFirst({ where: { resourceId: created.id, action: "remove", state: "running" } })) ?? null);
+    await eventually(
+      async () => (await e.db.operation.findFirst({ where: { resourceId: created.id, action: "remove", state: "running" } })) ?? null,
+    );
     expect(await statusOf(k, created.id)).toBe("removing");
     hold.open();
     await until(k, created.id, "deleted");

@@ -58,7 +58,14 @@ describe("packages", () => {
 describe("observability", () => {
   it("keeps workflow and run ids on operations, and the Temporal UI lists a server's work by search attribute", async () => {
     const server = await e.addServer("observed");
-    const rule = await e.api.firewall.create({ serverId: server.id, name: "http", port: "80", protocol: "tcp", action: "allow", source: "" });
+    const rule = await e.api.firewall.create({
+      serverId: server.id,
+      name: "http",
+      port: "80",
+      protocol: "tcp",
+      action: "allow",
+      source: "",
+    });
     await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: rule.id } }))?.status === "active" || null);
     const [op] = await e.api.operations.list({ serverId: server.id });
     expect(op).toMatchObject({ kind: "firewall_rule.install", state: "succeeded", workflowId: `server-${server.id}/op-${op!.id}` });
@@ -76,7 +83,9 @@ describe("observability", () => {
     });
     expect(found.length).toBeGreaterThanOrEqual(2);
     const described = await client.workflow.getHandle(op!.workflowId!).describe();
-    expect(described.typedSearchAttributes.get({ name: "BrokeForgeOperationKind", type: "KEYWORD" } as never)).toBe("firewall_rule.install");
+    expect(described.typedSearchAttributes.get({ name: "BrokeForgeOperationKind", type: "KEYWORD" } as never)).toBe(
+      "firewall_rule.install",
+    );
   });
 });
 
@@ -96,7 +105,14 @@ describe("change events", () => {
 describe("ownership", () => {
   it("another user gets NOT_FOUND on every resource procedure of my server, and nothing changes", async () => {
     const server = await e.addServer("mine");
-    const rule = await e.api.firewall.create({ serverId: server.id, name: "ssh-alt", port: "2200", protocol: "tcp", action: "allow", source: "" });
+    const rule = await e.api.firewall.create({
+      serverId: server.id,
+      name: "ssh-alt",
+      port: "2200",
+      protocol: "tcp",
+      action: "allow",
+      source: "",
+    });
     await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: rule.id } }))?.status === "active" || null);
     const [op] = await e.api.operations.list({ serverId: server.id });
     const { createCaller } = await import("../../trpc/router");
@@ -112,7 +128,16 @@ describe("ownership", () => {
       "scheduler.create": () => them.scheduler.create({ serverId: sid, name: "x", command: "true", user: "root", frequency: "daily" }),
       "supervisor.list": () => them.supervisor.list({ serverId: sid }),
       "supervisor.create": () =>
-        them.supervisor.create({ serverId: sid, name: "x", command: "sleep 1", directory: "/tmp", user: "root", numprocs: 1, autostart: true, autorestart: true }),
+        them.supervisor.create({
+          serverId: sid,
+          name: "x",
+          command: "sleep 1",
+          directory: "/tmp",
+          user: "root",
+          numprocs: 1,
+          autostart: true,
+          autorestart: true,
+        }),
       "packages.list": () => them.packages.list({ serverId: sid }),
       "packages.install": () => them.packages.create({ serverId: sid, type: "supervisor" }),
       "operations.list": () => them.operations.list({ serverId: sid }),
@@ -120,7 +145,10 @@ describe("ownership", () => {
       "operations.cancel": () => them.operations.cancel({ id: op!.id }),
     };
     for (const [name, call] of Object.entries(calls)) {
-      const code = await call().then(() => "OK", (err: { code?: string }) => err.code);
+      const code = await call().then(
+        () => "OK",
+        (err: { code?: string }) => err.code,
+      );
       expect([name, code]).toEqual([name, "NOT_FOUND"]);
     }
     expect(await e.db.firewallRule.count({ where: { serverId: sid } })).toBe(1);
@@ -141,10 +169,23 @@ describe("history bound", () => {
     });
     const rules = [];
     for (let i = 0; i < 7; i++) {
-      rules.push(await e.api.firewall.create({ serverId: server.id, name: `r${i}`, port: String(7000 + i), protocol: "tcp", action: "allow", source: "" }));
+      rules.push(
+        await e.api.firewall.create({
+          serverId: server.id,
+          name: `r${i}`,
+          port: String(7000 + i),
+          protocol: "tcp",
+          action: "allow",
+          source: "",
+        }),
+      );
     }
-    for (const r of rules) await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: r.id } }))?.status === "active" || null);
-    const ports = e.peer.commands(server.id).map((c) => /port (\d+)/.exec(c)?.[1]).filter(Boolean);
+    for (const r of rules)
+      await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: r.id } }))?.status === "active" || null);
+    const ports = e.peer
+      .commands(server.id)
+      .map((c) => /port (\d+)/.exec(c)?.[1])
+      .filter(Boolean);
     expect(ports).toEqual(rules.map((_, i) => String(7000 + i)));
     const runs: string[] = [];
     for await (const wf of client.workflow.list({ query: `WorkflowId = "server-${server.id}"` })) runs.push(wf.runId);

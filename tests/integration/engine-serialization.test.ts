@@ -39,7 +39,8 @@ it(`runs ${SERVERS * RULES_PER_SERVER} operations enqueued at once on ${SERVERS}
 
   // Bounded: a couple of minutes on 2 cores is the budget for the whole file.
   await eventually(
-    async () => (await e.db.operation.count({ where: { resourceId: { in: ruleIds }, state: { in: ["queued", "running"] } } })) === 0 || null,
+    async () =>
+      (await e.db.operation.count({ where: { resourceId: { in: ruleIds }, state: { in: ["queued", "running"] } } })) === 0 || null,
     150_000,
   );
 
@@ -59,13 +60,21 @@ it(`runs ${SERVERS * RULES_PER_SERVER} operations enqueued at once on ${SERVERS}
     expect(op.milestones.map((m) => [m.state, m.attempts])).toEqual([["succeeded", 1]]);
   }
   for (const id of ruleIds) {
-    expect(all.filter((t) => t.id === id).map((t) => t.to), `rule ${id}`).toEqual(["pending", "installing", "active"]);
+    expect(
+      all.filter((t) => t.id === id).map((t) => t.to),
+      `rule ${id}`,
+    ).toEqual(["pending", "installing", "active"]);
   }
   const commands = e.peer.commands();
-  for (const id of ruleIds) expect(commands.filter((c) => c.includes(`brokeforge:${id}`)), `rule ${id}`).toHaveLength(1);
+  for (const id of ruleIds)
+    expect(
+      commands.filter((c) => c.includes(`brokeforge:${id}`)),
+      `rule ${id}`,
+    ).toHaveLength(1);
   // The live-update stream saw each rule's three changes (created, installing, active), in order.
   const events = await e.db.changeEvent.findMany({ where: { entity: "firewall_rule", entityId: { in: ruleIds } }, orderBy: { id: "asc" } });
-  for (const id of ruleIds) expect(events.filter((ev) => ev.entityId === id).map((ev) => ev.action)).toEqual(["insert", "update", "update"]);
+  for (const id of ruleIds)
+    expect(events.filter((ev) => ev.entityId === id).map((ev) => ev.action)).toEqual(["insert", "update", "update"]);
 
   // Serialized per server: never two commands at once on one machine...
   for (const s of servers) {
@@ -100,7 +109,16 @@ it("carries a long queue across continue-as-new, minus the operations cancelled 
   });
   const rules = [];
   for (let i = 0; i < TOTAL; i++) {
-    rules.push(await e.api.firewall.create({ serverId: server.id, name: `rule ${i}`, port: String(9000 + i), protocol: "tcp", action: "allow", source: "" }));
+    rules.push(
+      await e.api.firewall.create({
+        serverId: server.id,
+        name: `rule ${i}`,
+        port: String(9000 + i),
+        protocol: "tcp",
+        action: "allow",
+        source: "",
+      }),
+    );
   }
   const opOf = (resourceId: string) => e.db.operation.findFirstOrThrow({ where: { resourceId } });
   const firstOp = await opOf(rules[0]!.id);
@@ -115,7 +133,10 @@ it("carries a long queue across continue-as-new, minus the operations cancelled 
   await Promise.all(cancelled.map(async (r) => e.api.operations.cancel({ id: (await opOf(r.id)).id })));
   hold.open();
   const ids = rules.map((r) => r.id);
-  await eventually(async () => (await e.db.operation.count({ where: { resourceId: { in: ids }, state: { in: ["queued", "running"] } } })) === 0 || null, 90_000);
+  await eventually(
+    async () => (await e.db.operation.count({ where: { resourceId: { in: ids }, state: { in: ["queued", "running"] } } })) === 0 || null,
+    90_000,
+  );
 
   // The kept ones ran exactly once each, first come first served; the cancelled ones never ran.
   const ran = e.peer.commands(server.id).map((c) => /port (\d+)/.exec(c)?.[1]);

@@ -69,7 +69,10 @@ it("installs the throwaway package and runs the throwaway kind's lifecycle throu
   await sshd.authorize(detail.publicKeys.find((k) => k.kind === "root")!.publicKey);
 
   // The kind's parent package is missing: the operation fails at once, with the kit's words.
-  const early = (await call("greetings.create", { serverId: server.id, name: "too soon", text: "hi" })) as { id: string; operationId: string };
+  const early = (await call("greetings.create", { serverId: server.id, name: "too soon", text: "hi" })) as {
+    id: string;
+    operationId: string;
+  };
   const refused = await eventually(async () => {
     const op = await db.operation.findUnique({ where: { id: early.operationId } });
     return op?.state === "failed" ? op : null;
@@ -88,7 +91,11 @@ it("installs the throwaway package and runs the throwaway kind's lifecycle throu
 
   const token = `never-in-history-${randomUUID()}`;
   const hostile = `it's "quoted" $(id) \`id\` ; rm -rf / 😀 ${token}`;
-  const greeting = (await call("greetings.create", { serverId: server.id, name: "web", text: hostile })) as { id: string; status: string; operationId: string };
+  const greeting = (await call("greetings.create", { serverId: server.id, name: "web", text: hostile })) as {
+    id: string;
+    status: string;
+    operationId: string;
+  };
   expect(greeting.status).toBe("pending");
   await eventually(async () => (await db.supervisorProgram.findUnique({ where: { id: greeting.id } }))?.status === "active" || null);
   expect(readFileSync(join(root, "greetings", `${greeting.id}.txt`), "utf8")).toBe(`${hostile}\n`);

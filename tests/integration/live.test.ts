@@ -71,7 +71,14 @@ describe("live events", () => {
     const theirAll = subscribe({ token: otherToken });
     await new Promise((r) => setTimeout(r, 300)); // subscriptions registered
 
-    const rule = await e.api.firewall.create({ serverId: server.id, name: "http", port: "80", protocol: "tcp", action: "allow", source: "" });
+    const rule = await e.api.firewall.create({
+      serverId: server.id,
+      name: "http",
+      port: "80",
+      protocol: "tcp",
+      action: "allow",
+      source: "",
+    });
     await untilActive(rule.id);
     await eventually(async () => mine.events.some((ev) => ev.entityId === rule.id && ev.action === "update") || null);
     await eventually(async () => theirs.errors.length > 0 || null);
@@ -97,14 +104,35 @@ describe("live events", () => {
       if (cmd.includes("port 8081")) await hold.opened;
       return undefined;
     });
-    const first = await e.api.firewall.create({ serverId: server.id, name: "a", port: "8080", protocol: "tcp", action: "allow", source: "" });
-    const second = await e.api.firewall.create({ serverId: server.id, name: "b", port: "8081", protocol: "tcp", action: "allow", source: "" });
+    const first = await e.api.firewall.create({
+      serverId: server.id,
+      name: "a",
+      port: "8080",
+      protocol: "tcp",
+      action: "allow",
+      source: "",
+    });
+    const second = await e.api.firewall.create({
+      serverId: server.id,
+      name: "b",
+      port: "8081",
+      protocol: "tcp",
+      action: "allow",
+      source: "",
+    });
     await untilActive(first.id);
     await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: second.id } }))?.status === "installing" || null);
     await eventually(async () => sub.events.some((ev) => ev.entityId === second.id) || null);
 
     await web.close(); // every socket drops; the client keeps retrying
-    const third = await e.api.firewall.create({ serverId: server.id, name: "c", port: "8082", protocol: "tcp", action: "allow", source: "" });
+    const third = await e.api.firewall.create({
+      serverId: server.id,
+      name: "c",
+      port: "8082",
+      protocol: "tcp",
+      action: "allow",
+      source: "",
+    });
     hold.open();
     await untilActive(second.id);
     await untilActive(third.id);
@@ -124,10 +152,20 @@ describe("live events", () => {
     const sub = subscribe({ token, serverId: server.id });
     await eventually(async () => sub.starts.length === 1 || null);
     await web.close();
-    const rule = await e.api.firewall.create({ serverId: server.id, name: "early", port: "8443", protocol: "tcp", action: "allow", source: "" });
+    const rule = await e.api.firewall.create({
+      serverId: server.id,
+      name: "early",
+      port: "8443",
+      protocol: "tcp",
+      action: "allow",
+      source: "",
+    });
     await untilActive(rule.id);
     web = await startTestWebOn(port);
-    const expected = await e.db.changeEvent.findMany({ where: { serverId: server.id, id: { gt: BigInt(sub.starts[0]!) } }, orderBy: { id: "asc" } });
+    const expected = await e.db.changeEvent.findMany({
+      where: { serverId: server.id, id: { gt: BigInt(sub.starts[0]!) } },
+      orderBy: { id: "asc" },
+    });
     expect(expected.length).toBeGreaterThan(0);
     await eventually(async () => sub.events.length >= expected.length || null, 20_000);
     expect(sub.events.map((ev) => ev.id)).toEqual(expected.map((row) => String(row.id)));
@@ -136,7 +174,14 @@ describe("live events", () => {
 
   it("hands out event ids in commit order, even when a transaction that started first commits last", async () => {
     const server = await e.addServer("live-order");
-    const rule = await e.api.firewall.create({ serverId: server.id, name: "x", port: "9000", protocol: "tcp", action: "allow", source: "" });
+    const rule = await e.api.firewall.create({
+      serverId: server.id,
+      name: "x",
+      port: "9000",
+      protocol: "tcp",
+      action: "allow",
+      source: "",
+    });
     await untilActive(rule.id);
     const slow = new pg.Client({ connectionString: e.env.database.url });
     const fast = new pg.Client({ connectionString: e.env.database.url });
@@ -149,7 +194,11 @@ describe("live events", () => {
     } finally {
       await Promise.all([slow.end(), fast.end()]);
     }
-    const [serverEvent] = await e.db.changeEvent.findMany({ where: { entityId: server.id, action: "update" }, orderBy: { id: "desc" }, take: 1 });
+    const [serverEvent] = await e.db.changeEvent.findMany({
+      where: { entityId: server.id, action: "update" },
+      orderBy: { id: "desc" },
+      take: 1,
+    });
     const [ruleEvent] = await e.db.changeEvent.findMany({ where: { entityId: rule.id }, orderBy: { id: "desc" }, take: 1 });
     expect(ruleEvent!.id).toBeGreaterThan(serverEvent!.id);
   });

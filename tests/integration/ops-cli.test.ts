@@ -40,9 +40,14 @@ function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessE
 
 function cli(args: string[], env = cliEnv()): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "scripts/ops.ts", ...args], { cwd: ROOT, env, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "scripts/ops.ts", ...args],
+      { cwd: ROOT, env, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -121,7 +126,13 @@ const eventIdsOf = async (sid: string | null, after: string) =>
   ).map((r) => String(r.id));
 const newestEventId = async (sid: string | null) =>
   String(
-    (await e.db.changeEvent.findFirst({ where: sid ? { serverId: sid } : { userId: e.userId }, orderBy: { id: "desc" }, select: { id: true } }))?.id ?? 0n,
+    (
+      await e.db.changeEvent.findFirst({
+        where: sid ? { serverId: sid } : { userId: e.userId },
+        orderBy: { id: "desc" },
+        select: { id: true },
+      })
+    )?.id ?? 0n,
   );
 const touchServer = (sid: string) => e.db.server.update({ where: { id: sid }, data: { updatedAt: new Date() } });
 const after = (ids: string[], start: string) => ids.filter((id) => BigInt(id) > BigInt(start));
@@ -139,7 +150,14 @@ describe("one-shot commands", () => {
 
     const json = await cli(["servers", "--json"]);
     expect(json.code).toBe(0);
-    const list = JSON.parse(json.stdout) as Array<{ id: string; name: string; host: string; connectionStatus: string; currentOperation: unknown; createdAt: unknown }>;
+    const list = JSON.parse(json.stdout) as Array<{
+      id: string;
+      name: string;
+      host: string;
+      connectionStatus: string;
+      currentOperation: unknown;
+      createdAt: unknown;
+    }>;
     const listed = list.find((s) => s.id === serverId);
     expect(listed).toMatchObject({ name: "ops-box", host: "127.0.0.1", currentOperation: null });
     // Plain JSON, not tRPC's superjson wire format: dates are ISO 8601 strings.
@@ -168,13 +186,17 @@ describe("one-shot commands", () => {
     expect(ops.code).toBe(0);
     const [header, newest] = ops.stdout.split("\n");
     expect(header).toMatch(/^KIND\s+STATE\s+STEP\s+WHEN\s+WHAT\s+ERROR$/);
-    expect(newest).toMatch(/^firewall_rule\.install\s+succeeded\s+(\d+)\/\1\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+s ago\)\s+Add firewall rule “web” \(allow 8443\/tcp from 10\.0\.0\.0\/8\)$/);
+    expect(newest).toMatch(
+      /^firewall_rule\.install\s+succeeded\s+(\d+)\/\1\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+s ago\)\s+Add firewall rule “web” \(allow 8443\/tcp from 10\.0\.0\.0\/8\)$/,
+    );
 
     const rm = await cli(["firewall", "rm", ruleId!]);
     expect(rm.code).toBe(0);
     expect(rm.stdout).toMatch(new RegExp(`^${ruleId} removing \\(operation \\w+\\)\n$`));
     await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: ruleId } })) === null || null);
-    await eventually(async () => (await e.db.operation.findFirst({ where: { resourceId: ruleId, action: "remove", state: "succeeded" } })) ?? null);
+    await eventually(
+      async () => (await e.db.operation.findFirst({ where: { resourceId: ruleId, action: "remove", state: "succeeded" } })) ?? null,
+    );
     expect((await cli(["firewall", "ls", serverId])).stdout).toBe("No firewall rules.\n");
   });
 
@@ -263,7 +285,9 @@ describe("watch", () => {
       expect((await e.db.firewallRule.findUniqueOrThrow({ where: { id: ruleId } })).status).toBe("active");
       lifecycle = await eventually(async () => {
         const rows = await eventIdsOf(serverId, start);
-        return rows.length > 0 && after(watcher.ids(), start).length === rows.length && after(inTest.ids(), start).length === rows.length ? rows : null;
+        return rows.length > 0 && after(watcher.ids(), start).length === rows.length && after(inTest.ids(), start).length === rows.length
+          ? rows
+          : null;
       });
 
       expect(after(watcher.ids(), start)).toEqual(lifecycle);
@@ -277,7 +301,9 @@ describe("watch", () => {
         "firewall_rule:update", // installing
         "firewall_rule:update", // active
       ]);
-      expect([...new Set(cliEvents.map((ev) => ev.entity))]).toEqual(expect.arrayContaining(["firewall_rule", "operation", "operation_milestone"]));
+      expect([...new Set(cliEvents.map((ev) => ev.entity))]).toEqual(
+        expect.arrayContaining(["firewall_rule", "operation", "operation_milestone"]),
+      );
       expect(cliEvents.every((ev) => ev.serverId === serverId)).toBe(true);
       expect(inTest.errors).toEqual([]);
     } finally {

@@ -10,8 +10,14 @@ const writes = { out: process.stdout.write.bind(process.stdout), err: process.st
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger("DEBUG", (entry) => captured.push(`${entry.message} ${JSON.stringify(entry.meta ?? {})}`)) });
-  process.stdout.write = ((chunk: unknown, ...rest: never[]) => (captured.push(String(chunk)), writes.out(chunk as never, ...rest))) as never;
-  process.stderr.write = ((chunk: unknown, ...rest: never[]) => (captured.push(String(chunk)), writes.err(chunk as never, ...rest))) as never;
+  process.stdout.write = ((chunk: unknown, ...rest: never[]) => (
+    captured.push(String(chunk)),
+    writes.out(chunk as never, ...rest)
+  )) as never;
+  process.stderr.write = ((chunk: unknown, ...rest: never[]) => (
+    captured.push(String(chunk)),
+    writes.err(chunk as never, ...rest)
+  )) as never;
   e = await startEngine();
 });
 afterAll(async () => {

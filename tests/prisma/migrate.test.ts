@@ -6,13 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  applyMigrations,
-  createMigration,
-  DEFAULT_MIGRATIONS_DIR,
-  DEFAULT_SCHEMA_PATH,
-  migrationStatus,
-} from "../../prisma/tools/engine";
+import { applyMigrations, createMigration, DEFAULT_MIGRATIONS_DIR, DEFAULT_SCHEMA_PATH, migrationStatus } from "../../prisma/tools/engine";
 
 const adminUrl = process.env.TEST_PG_ADMIN_URL;
 if (!adminUrl) throw new Error("TEST_PG_ADMIN_URL is not set (admin URL of the test PostgreSQL server)");

@@ -12,7 +12,12 @@ import { ownedServer } from "../procedures";
 import { protectedProcedure, router } from "../init";
 
 const REPLAY_PAGE = 500;
-const resume = z.object({ lastEventId: z.string().regex(/^\d{1,19}$/).nullish() });
+const resume = z.object({
+  lastEventId: z
+    .string()
+    .regex(/^\d{1,19}$/)
+    .nullish(),
+});
 
 async function* changes(opts: { userId: string; serverId?: string; lastEventId?: string | null; signal?: AbortSignal }) {
   const { userId, serverId } = opts;
@@ -28,7 +33,13 @@ async function* changes(opts: { userId: string; serverId?: string; lastEventId?:
       last = newest?.id ?? 0n;
       // Tell the client where it starts, so a connection lost before any real event still
       // resumes from here instead of "from now".
-      yield tracked(String(last), { id: String(last), serverId: serverId ?? null, entity: "stream", entityId: "", action: "start" } satisfies LiveEvent);
+      yield tracked(String(last), {
+        id: String(last),
+        serverId: serverId ?? null,
+        entity: "stream",
+        entityId: "",
+        action: "start",
+      } satisfies LiveEvent);
     } else {
       last = BigInt(opts.lastEventId);
       for (;;) {
@@ -68,12 +79,14 @@ function toLive(row: ChangeEventRow): LiveEvent {
 
 export const liveRouter = router({
   /** Every change on one of the caller's servers. */
-  server: protectedProcedure
-    .input(resume.extend({ serverId: z.string().min(1).max(64) }))
-    .subscription(async function* ({ ctx, input, signal }) {
-      await ownedServer(ctx.user.id, input.serverId);
-      yield* changes({ userId: ctx.user.id, serverId: input.serverId, lastEventId: input.lastEventId, signal });
-    }),
+  server: protectedProcedure.input(resume.extend({ serverId: z.string().min(1).max(64) })).subscription(async function* ({
+    ctx,
+    input,
+    signal,
+  }) {
+    await ownedServer(ctx.user.id, input.serverId);
+    yield* changes({ userId: ctx.user.id, serverId: input.serverId, lastEventId: input.lastEventId, signal });
+  }),
 
   /** Every change on any of the caller's servers (dashboard). */
   all: protectedProcedure.input(resume).subscription(async function* ({ ctx, input, signal }) {

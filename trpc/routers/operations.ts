@@ -19,17 +19,15 @@ async function ownedOperation(userId: string, id: string) {
 }
 
 export const operationsRouter = router({
-  list: serverProcedure
-    .input(z.object({ limit: z.number().int().min(1).max(200).default(50) }))
-    .query(async ({ ctx, input }) => {
-      const ops = await db().operation.findMany({
-        where: { serverId: ctx.server.id },
-        orderBy: { createdAt: "desc" },
-        take: input.limit,
-        include: { user: { select: { email: true } } },
-      });
-      return ops.map(({ user, ...op }) => withLinks({ ...op, by: user?.email ?? null }));
-    }),
+  list: serverProcedure.input(z.object({ limit: z.number().int().min(1).max(200).default(50) })).query(async ({ ctx, input }) => {
+    const ops = await db().operation.findMany({
+      where: { serverId: ctx.server.id },
+      orderBy: { createdAt: "desc" },
+      take: input.limit,
+      include: { user: { select: { email: true } } },
+    });
+    return ops.map(({ user, ...op }) => withLinks({ ...op, by: user?.email ?? null }));
+  }),
 
   byId: protectedProcedure.input(z.object({ id: z.string().min(1).max(64) })).query(async ({ ctx, input }) => {
     const op = await ownedOperation(ctx.user.id, input.id);

@@ -102,9 +102,7 @@ export const serversRouter = router({
         sshPort: input.sshPort,
         sshUser: input.sshUser,
         // A new address is (probably) a different machine: forget the pinned key and status.
-        ...(moved || current.sshUser !== input.sshUser
-          ? { connectionStatus: "unknown" as const, connectionError: null }
-          : {}),
+        ...(moved || current.sshUser !== input.sshUser ? { connectionStatus: "unknown" as const, connectionError: null } : {}),
         ...(moved ? { hostKeyFingerprint: null, hostKeyAlgorithm: null } : {}),
       },
     });
