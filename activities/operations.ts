@@ -13,7 +13,7 @@ import { loadOperation, planOf, preconditionsOf } from "./plans";
 /** What the workflow needs to drive the operation: milestone names and labels, no commands. */
 export interface BegunOperation {
   milestones: { name: string; label: string }[];
-  /** Whether checkPreconditions has anything to check. */
+  /** Whether checkPreconditions has something to check. */
   hasPreconditions: boolean;
 }
 
