@@ -83,9 +83,8 @@ describe("observability", () => {
     });
     expect(found.length).toBeGreaterThanOrEqual(2);
     const described = await client.workflow.getHandle(op!.workflowId!).describe();
-    expect(described.typedSearchAttributes.get({ name: "BrokeForgeOperationKind", type: "KEYWORD" } as never)).toBe(
-      "firewall_rule.install",
-    );
+    const { operationKindKey } = await import("../../temporal/search-attributes");
+    expect(described.typedSearchAttributes.get(operationKindKey)).toBe("firewall_rule.install");
   });
 });
 
