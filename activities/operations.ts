@@ -2,19 +2,19 @@
 // operation. Every function is idempotent (a retried activity must not double-apply), and
 // each derives what it touches from the Operation row (activities/plans.ts), never from
 // the workflow's input beyond the operation id.
-import { Context } from "@temporalio/activity";
+import { ApplicationFailure, Context } from "@temporalio/activity";
 import { statusesOf } from "../catalogue/kit";
 import type { QueuedOperation } from "../domain/resources";
 import { db } from "../core/db";
 import { resourceTable } from "../core/resources";
 import { classified } from "./failures";
-import { loadOperation, planOf, preconditionsOf } from "./plans";
+import { loadOperation, missingPackage, planOf, preconditionsOf } from "./plans";
 
 /** What the workflow needs to drive the operation: milestone names and labels, no commands. */
 export interface BegunOperation {
   milestones: { name: string; label: string }[];
-  /** Whether checkPreconditions has something to check. */
-  hasPreconditions: boolean;
+  /** Whether checkPreconditions has something to check on the server. */
+  hasRemoteChecks: boolean;
 }
 
 /** Marks the operation running and the resource in its transitional status. */
@@ -29,7 +29,7 @@ export async function beginOperation(op: QueuedOperation): Promise<BegunOperatio
       return { skipped: "resource no longer exists" };
     }
     const plan = planOf({ ...loaded, resource });
-    const hasPreconditions = preconditionsOf({ ...loaded, resource }).length > 0;
+    const preconditions = preconditionsOf({ ...loaded, resource });
     const runId = Context.current().info.workflowExecution?.runId;
     await db().$transaction(async (tx) => {
       await tx.operation.update({
@@ -41,7 +41,11 @@ export async function beginOperation(op: QueuedOperation): Promise<BegunOperatio
         data: { status: statusesOf(kind, action).during, errorLog: null },
       });
     });
-    return { milestones: plan.map(({ name, label }) => ({ name, label })), hasPreconditions };
+    // Packages the plan needs are checked here, in the database (no round trip); what must be
+    // true on the server is checked by the checkPreconditions activity.
+    const missing = await missingPackage(preconditions, loaded.server.id);
+    if (missing) throw ApplicationFailure.nonRetryable(missing, "PreconditionFailed");
+    return { milestones: plan.map(({ name, label }) => ({ name, label })), hasRemoteChecks: preconditions.some((p) => p.kind === "check") };
   });
 }
 

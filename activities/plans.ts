@@ -80,3 +80,13 @@ export function preconditionsOf(loaded: LoadedOperation & { resource: ResourceRo
     throw invalid(e instanceof Error ? e.message : String(e));
   }
 }
+
+/** The message of the first package precondition that does not hold (installed = active), or null. */
+export async function missingPackage(preconditions: readonly Precondition[], serverId: string): Promise<string | null> {
+  for (const p of preconditions) {
+    if (p.kind !== "package") continue;
+    const installed = await db().serverPackage.count({ where: { serverId, type: p.type, status: "active" } });
+    if (!installed) return p.message;
+  }
+  return null;
+}

@@ -3,9 +3,8 @@
 // on the server) fails the operation at once with the definition's own words, instead of a
 // real command failing three times over.
 import { ApplicationFailure, Context } from "@temporalio/activity";
-import { db } from "../core/db";
 import { classified } from "./failures";
-import { loadOperation, preconditionsOf } from "./plans";
+import { loadOperation, missingPackage, preconditionsOf } from "./plans";
 import { SshError } from "./ssh/errors";
 import { acquire, discard, release } from "./ssh/pool";
 import { script } from "./ssh/shell";
@@ -18,11 +17,8 @@ export async function checkPreconditions(input: { operationId: string; serverId:
     if (!loaded?.resource) return; // settled elsewhere; the milestone will say so
     const preconditions = preconditionsOf({ ...loaded, resource: loaded.resource });
 
-    for (const p of preconditions) {
-      if (p.kind !== "package") continue;
-      const installed = await db().serverPackage.count({ where: { serverId: loaded.server.id, type: p.type, status: "active" } });
-      if (!installed) throw failed(p.message);
-    }
+    const missing = await missingPackage(preconditions, loaded.server.id); // checked at begin too; cheap, and the row may have changed
+    if (missing) throw failed(missing);
 
     const checks = preconditions.flatMap((p) => (p.kind === "check" ? [{ label: p.message, argv: p.argv }] : []));
     if (checks.length === 0) return;

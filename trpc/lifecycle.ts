@@ -5,8 +5,26 @@ import { TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
 import { FieldError, operationTitle, statusesOf, type ResourceKind, type ServerFacts } from "../catalogue/kit";
 import type { Action } from "../domain/resources";
+import { packageDefinition } from "../catalogue";
+import { db } from "../core/db";
 import { assertRetryAllowed, enqueueOperation } from "../core/operations";
 import { resourceTable, type ResourceRow } from "../core/resources";
+
+/**
+ * Refuses a new resource whose parent package is neither installed nor on its way (a
+ * firewall rule on a server without ufw): the user is told at once, and nothing is queued
+ * that could only fail. The engine checks again when the operation runs.
+ */
+async function assertParentInstalled(kind: ResourceKind, serverId: string): Promise<void> {
+  if (!kind.parent) return;
+  const present = await db().serverPackage.count({
+    where: { serverId, type: kind.parent, status: { in: ["pending", "installing", "active", "updating"] } },
+  });
+  if (!present) {
+    const label = packageDefinition(kind.parent)?.label ?? kind.parent;
+    throw new TRPCError({ code: "PRECONDITION_FAILED", message: `Install ${label} on this server first` });
+  }
+}
 
 /** Validates with the kind's create hook, writes the row as `pending`, enqueues its install. */
 export async function createResource(kind: ResourceKind, opts: { userId: string; server: ServerFacts; input: unknown }) {
@@ -17,6 +35,7 @@ export async function createResource(kind: ResourceKind, opts: { userId: string;
     if (e instanceof FieldError) throw fieldError(e.field, e.message);
     throw e;
   }
+  await assertParentInstalled(kind, opts.server.id);
   const row = await resourceTable(kind)
     .create({ data: { ...data, serverId: opts.server.id, status: "pending" } })
     .catch((e: unknown) => {

@@ -35,7 +35,7 @@ const { runMilestone, checkPreconditions } = proxyActivities<typeof activities>(
 // workflow task, so they don't each cost a round trip through the Temporal server.
 const { beginOperation, completeOperation, failOperation } = proxyLocalActivities<typeof activities>({
   startToCloseTimeout: "30 seconds",
-  retry: { initialInterval: "1 second", maximumInterval: "30 seconds", nonRetryableErrorTypes: ["InvalidInput"] },
+  retry: { initialInterval: "1 second", maximumInterval: "30 seconds", nonRetryableErrorTypes: ["InvalidInput", "PreconditionFailed"] },
 });
 
 const COMMAND_GRACE_MS = 5_000;
@@ -48,7 +48,7 @@ export async function operationWorkflow(op: QueuedOperation): Promise<void> {
       const begun = await beginOperation(op);
       if ("skipped" in begun) return;
       const { milestones } = begun;
-      if (begun.hasPreconditions) {
+      if (begun.hasRemoteChecks) {
         setCurrentDetails("Checking preconditions");
         await checkPreconditions({ operationId: op.operationId, serverId: op.serverId });
       }

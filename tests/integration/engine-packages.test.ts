@@ -37,6 +37,33 @@ describe("packages", () => {
     expect(e.peer.commands(server.id).some((c) => c.includes("purge") && c.includes("ufw"))).toBe(true);
   });
 
+  it("a rule needs its package: refused at create without one; failed at once, no command run, when the package's install failed", async () => {
+    const server = await e.addServer("needs-ufw", { packages: [] });
+    await expect(
+      e.api.firewall.create({ serverId: server.id, name: "web", port: "443", protocol: "tcp", action: "allow", source: "" }),
+    ).rejects.toMatchObject({ code: "PRECONDITION_FAILED", message: "Install Firewall on this server first" });
+
+    // Queued behind the package's install, which then fails for real (three tries).
+    e.peer.script((cmd) => (cmd.includes("install -y ufw") ? { exitCode: 100, stderr: "E: Unable to locate package ufw\n" } : undefined));
+    const pkg = await e.api.packages.create({ serverId: server.id, type: "firewall" });
+    const rule = await e.api.firewall.create({
+      serverId: server.id,
+      name: "web",
+      port: "443",
+      protocol: "tcp",
+      action: "allow",
+      source: "",
+    });
+    await eventually(async () => (await e.db.serverPackage.findUnique({ where: { id: pkg.id } }))?.status === "failed" || null);
+    const failed = await eventually(async () => {
+      const r = await e.db.firewallRule.findUnique({ where: { id: rule.id } });
+      return r?.status === "failed" ? r : null;
+    });
+    expect(failed.errorLog).toBe("Install Firewall on this server first");
+    expect(await e.db.operationMilestone.count({ where: { operationId: rule.operationId } })).toBe(0);
+    expect(e.peer.commands(server.id).some((c) => c.includes("port 443"))).toBe(false);
+  });
+
   it("delivers hostile values byte for byte as single argv elements", async () => {
     const server = await e.addServer("hostile");
     const name = `it's "quoted"; $(id) \`id\` * -rf ünïcødé`;

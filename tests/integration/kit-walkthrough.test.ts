@@ -68,7 +68,17 @@ it("installs the throwaway package and runs the throwaway kind's lifecycle throu
   const detail = await api.servers.byId({ id: server.id });
   await sshd.authorize(detail.publicKeys.find((k) => k.kind === "root")!.publicKey);
 
-  // The kind's parent package is missing: the operation fails at once, with the kit's words.
+  // The kind's parent package is missing: refused at once, nothing queued.
+  await expect(call("greetings.create", { serverId: server.id, name: "no hello", text: "hi" })).rejects.toMatchObject({
+    code: "PRECONDITION_FAILED",
+    message: "Install Hello on this server first",
+  });
+  expect(await db.operation.count({ where: { serverId: server.id } })).toBe(0);
+
+  // BrokeForge believes hello is installed, but the server has no hello directory: the
+  // action's own precondition, checked on the server before the first milestone, fails the
+  // operation at once with the definition's words (no milestone runs, no retries).
+  const believed = await db.serverPackage.create({ data: { serverId: server.id, type: "hello", name: "hello", status: "active" } });
   const early = (await call("greetings.create", { serverId: server.id, name: "too soon", text: "hi" })) as {
     id: string;
     operationId: string;
@@ -77,9 +87,10 @@ it("installs the throwaway package and runs the throwaway kind's lifecycle throu
     const op = await db.operation.findUnique({ where: { id: early.operationId } });
     return op?.state === "failed" ? op : null;
   });
-  expect(refused.errorLog).toBe("Install Hello on this server first");
+  expect(refused.errorLog).toBe(`${root} does not exist on the server`);
   expect(refused.title).toBe("Add greeting “too soon”");
   expect(await db.operationMilestone.count({ where: { operationId: early.operationId } })).toBe(0);
+  await db.serverPackage.delete({ where: { id: believed.id } });
 
   const pkg = await api.packages.create({ serverId: server.id, type: "hello" });
   const installed = await eventually(async () => {
