@@ -36,7 +36,10 @@ async function milestoneOf(input: RunMilestoneInput): Promise<{ milestone: Miles
   const plan = planOf({ ...loaded, resource: loaded.resource });
   const milestone = plan[input.step - 1];
   if (milestone?.name !== input.name) {
-    throw ApplicationFailure.nonRetryable(`The plan changed while the operation ran (step ${input.step} is no longer "${input.name}")`, "InvalidInput");
+    throw ApplicationFailure.nonRetryable(
+      `The plan changed while the operation ran (step ${input.step} is no longer "${input.name}")`,
+      "InvalidInput",
+    );
   }
   return { milestone, total: plan.length };
 }
@@ -144,7 +147,9 @@ async function stopDetached(serverId: string, conn: SshConnection, run: RunPlace
     }
     if (stopped.exitCode !== 0) throw new Error(`exit ${stopped.exitCode}: ${stopped.stderr.trim().slice(-500)}`);
   } catch (err) {
-    Context.current().log.warn(`Could not stop the detached run ${run.name}: it may still be running on the server`, { error: String(err) });
+    Context.current().log.warn(`Could not stop the detached run ${run.name}: it may still be running on the server`, {
+      error: String(err),
+    });
   }
 }
 

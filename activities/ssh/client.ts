@@ -9,15 +9,15 @@
  *  - timeouts and aborts stop the REMOTE command (lifeline), not just our wait;
  *  - private keys never end up in errors, logs or util.inspect output.
  */
-import { performance } from 'node:perf_hooks';
-import { StringDecoder } from 'node:string_decoder';
-import { inspect } from 'node:util';
-import ssh2 from 'ssh2';
+import { performance } from "node:perf_hooks";
+import { StringDecoder } from "node:string_decoder";
+import { inspect } from "node:util";
+import ssh2 from "ssh2";
 // ssh2 is CommonJS and only some names are visible as ESM named exports: use the default import.
-import type { Client as Ssh2Client, ClientChannel } from 'ssh2';
-import { SshError, classifySshError, redactText, sshError, type SshErrorContext } from './errors';
-import { algorithmOfKeyBlob, fingerprintOfKeyBlob } from './keys';
-import { withLifeline } from './shell';
+import type { Client as Ssh2Client, ClientChannel } from "ssh2";
+import { SshError, classifySshError, redactText, sshError, type SshErrorContext } from "./errors";
+import { algorithmOfKeyBlob, fingerprintOfKeyBlob } from "./keys";
+import { withLifeline } from "./shell";
 
 export interface SshTarget {
   host: string;
@@ -35,7 +35,7 @@ export interface ConnectOptions {
 }
 
 export interface OutputChunk {
-  stream: 'stdout' | 'stderr';
+  stream: "stdout" | "stderr";
   text: string;
 }
 
@@ -80,8 +80,12 @@ const MAX_COMMAND_BYTES = 128 * 1024 - 1;
 export async function connect(target: SshTarget, opts: ConnectOptions = {}): Promise<SshConnection> {
   const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
   const ctx: SshErrorContext = {
-    host: target.host, port: target.port, username: target.username,
-    phase: 'connect', expectedHostKey: target.expectedHostKey, timeoutMs: readyTimeoutMs,
+    host: target.host,
+    port: target.port,
+    username: target.username,
+    phase: "connect",
+    expectedHostKey: target.expectedHostKey,
+    timeoutMs: readyTimeoutMs,
   };
   const client = new ssh2.Client();
   let seen: HostKeyInfo | null = null;
@@ -93,18 +97,16 @@ export async function connect(target: SshTarget, opts: ConnectOptions = {}): Pro
       if (settled) return;
       settled = true;
       client.destroy();
-      reject(mismatch
-        ? sshError('host_key_mismatch', { ...ctx, actualHostKey: seen?.fingerprint })
-        : classifySshError(err, ctx));
+      reject(mismatch ? sshError("host_key_mismatch", { ...ctx, actualHostKey: seen?.fingerprint }) : classifySshError(err, ctx));
     };
-    client.on('error', fail);
-    client.on('close', () => fail(new Error('Connection lost before handshake')));
+    client.on("error", fail);
+    client.on("close", () => fail(new Error("Connection lost before handshake")));
     // Small request/response packets: without TCP_NODELAY, Nagle + delayed ACK adds ~40 ms per exec.
-    client.once('connect', () => client.setNoDelay(true));
-    client.once('ready', () => {
+    client.once("connect", () => client.setNoDelay(true));
+    client.once("ready", () => {
       if (settled) return;
       settled = true;
-      client.removeListener('error', fail);
+      client.removeListener("error", fail);
       resolve(new SshConnection(client, target, seen!));
     });
     try {
@@ -149,8 +151,8 @@ export class SshConnection {
     this.username = target.username;
     // ssh2 emits 'error' (e.g. keepalive timeout) and then closes; a listener is
     // required or node would crash. In-flight execs learn about it via 'close'.
-    client.on('error', () => {});
-    client.on('close', () => {
+    client.on("error", () => {});
+    client.on("close", () => {
       this.#closed = true;
       for (const onDrop of [...this.#active]) onDrop();
     });
@@ -166,7 +168,7 @@ export class SshConnection {
   }
 
   [inspect.custom](): string {
-    return `SshConnection(${this.username}@${this.host}:${this.port} ${this.hostKey.fingerprint}${this.#closed ? ' closed' : ''})`;
+    return `SshConnection(${this.username}@${this.host}:${this.port} ${this.hostKey.fingerprint}${this.#closed ? " closed" : ""})`;
   }
 
   toJSON(): object {
@@ -176,17 +178,24 @@ export class SshConnection {
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const redact = opts.redact ?? [];
     const ctx: SshErrorContext = {
-      host: this.host, port: this.port, username: this.username, phase: 'exec',
-      command: opts.label ?? command, timeoutMs: opts.timeoutMs, redact,
+      host: this.host,
+      port: this.port,
+      username: this.username,
+      phase: "exec",
+      command: opts.label ?? command,
+      timeoutMs: opts.timeoutMs,
+      redact,
     };
     const lifeline = opts.lifeline ?? true;
     const wire = lifeline ? withLifeline(command) : command;
     if (Buffer.byteLength(wire) > MAX_COMMAND_BYTES) {
-      return Promise.reject(new Error(`Command is ${Buffer.byteLength(wire)} bytes on the wire, over the 128 KiB limit; upload large content as a file`));
+      return Promise.reject(
+        new Error(`Command is ${Buffer.byteLength(wire)} bytes on the wire, over the 128 KiB limit; upload large content as a file`),
+      );
     }
     const started = performance.now();
-    const out = new OutputCollector('stdout', opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT, redact, opts.onOutput);
-    const err = new OutputCollector('stderr', opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT, redact, opts.onOutput);
+    const out = new OutputCollector("stdout", opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT, redact, opts.onOutput);
+    const err = new OutputCollector("stderr", opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT, redact, opts.onOutput);
 
     return new Promise<ExecResult>((resolve, reject) => {
       let settled = false;
@@ -199,7 +208,7 @@ export class SshConnection {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
+        opts.signal?.removeEventListener("abort", onAbort);
         this.#active.delete(onDrop);
         if (error) reject(error);
         else resolve(result!);
@@ -208,30 +217,30 @@ export class SshConnection {
       const stopRemote = () => {
         if (!channel) return;
         const ch = channel;
-        const signal = (name: 'TERM' | 'KILL') => (lifeline ? ch.writable && ch.write(`${name}\n`) : sendSignal(ch, name));
-        signal('TERM');
+        const signal = (name: "TERM" | "KILL") => (lifeline ? ch.writable && ch.write(`${name}\n`) : sendSignal(ch, name));
+        signal("TERM");
         killTimer = setTimeout(() => {
-          signal('KILL');
+          signal("KILL");
           ch.close();
         }, opts.killGraceMs ?? 2000);
         killTimer.unref();
-        ch.once('close', () => clearTimeout(killTimer));
+        ch.once("close", () => clearTimeout(killTimer));
       };
-      const onDrop = () => finish(sshError('dropped', ctx));
+      const onDrop = () => finish(sshError("dropped", ctx));
       const onAbort = () => {
         if (settled) return;
         stopRemote();
-        finish(opts.signal?.reason ?? Object.assign(new Error('Command aborted'), { name: 'AbortError' }));
+        finish(opts.signal?.reason ?? Object.assign(new Error("Command aborted"), { name: "AbortError" }));
       };
 
       if (opts.signal?.aborted) return onAbort();
       if (this.#closed) return onDrop();
       this.#active.add(onDrop);
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
       if (opts.timeoutMs !== undefined) {
         timer = setTimeout(() => {
           stopRemote();
-          finish(sshError('command_timeout', ctx));
+          finish(sshError("command_timeout", ctx));
         }, opts.timeoutMs);
       }
 
@@ -239,14 +248,14 @@ export class SshConnection {
         this.#client.exec(wire, (openErr, ch) => {
           if (openErr) return finish(classifySshError(openErr, ctx));
           channel = ch;
-          ch.on('error', () => {}); // e.g. a control line written as the channel closes
+          ch.on("error", () => {}); // e.g. a control line written as the channel closes
           if (settled) return stopRemote(); // aborted/timed out while the channel was opening
-          ch.on('data', (b: Buffer) => out.push(b));
-          ch.stderr.on('data', (b: Buffer) => err.push(b));
-          ch.on('exit', (code: number | null, signal?: string) => {
+          ch.on("data", (b: Buffer) => out.push(b));
+          ch.stderr.on("data", (b: Buffer) => err.push(b));
+          ch.on("exit", (code: number | null, signal?: string) => {
             exit = { code, ...(signal ? { signal } : {}) };
           });
-          ch.on('close', () => {
+          ch.on("close", () => {
             // No exit status and the connection went away → dropped, not "exit null".
             if (!exit && this.#closed) return onDrop();
             out.end();
@@ -276,13 +285,13 @@ export class SshConnection {
  * ssh2's Channel.signal() refuses once we've sent EOF (it checks `writable`),
  * but the protocol allows signals until the channel is closed.
  */
-function sendSignal(ch: ClientChannel, name: 'TERM' | 'KILL'): void {
+function sendSignal(ch: ClientChannel, name: "TERM" | "KILL"): void {
   const c = ch as unknown as {
     outgoing?: { id: number; state: string };
     _client?: { _protocol?: { signal(id: number, s: string): void } };
   };
   try {
-    if (c.outgoing && (c.outgoing.state === 'open' || c.outgoing.state === 'eof')) {
+    if (c.outgoing && (c.outgoing.state === "open" || c.outgoing.state === "eof")) {
       c._client?._protocol?.signal(c.outgoing.id, name);
     }
   } catch {
@@ -300,12 +309,12 @@ class OutputCollector {
   #chunks: string[] = [];
   #bytes = 0;
   #dropped = 0;
-  #pending = '';
-  #decoder = new StringDecoder('utf8');
+  #pending = "";
+  #decoder = new StringDecoder("utf8");
   #holdBack: number;
 
   constructor(
-    readonly stream: 'stdout' | 'stderr',
+    readonly stream: "stdout" | "stderr",
     readonly maxBytes: number,
     readonly secrets: readonly string[],
     readonly onOutput?: (chunk: OutputChunk) => void,
@@ -348,7 +357,7 @@ class OutputCollector {
         const buf = Buffer.from(first).subarray(excess);
         let skip = 0; // don't start the kept text in the middle of a UTF-8 character
         while (skip < buf.length && (buf[skip]! & 0xc0) === 0x80) skip++;
-        this.#chunks[0] = buf.subarray(skip).toString('utf8');
+        this.#chunks[0] = buf.subarray(skip).toString("utf8");
         this.#bytes -= excess + skip;
         this.#dropped += excess + skip;
       }
@@ -356,7 +365,7 @@ class OutputCollector {
   }
 
   text(): string {
-    const body = this.#chunks.join('');
+    const body = this.#chunks.join("");
     return this.truncated ? `[output truncated: first ${this.#dropped} bytes omitted]\n${body}` : body;
   }
 }

@@ -36,10 +36,10 @@
  * All shell text is fixed here, values reach it as positional parameters quoted by
  * shell.ts; nothing a user typed is in a name or path (`runName` and the runner check that).
  */
-import { bashCommand, fromShell, toShell } from './shell';
+import { bashCommand, fromShell, toShell } from "./shell";
 
 /** Where runs live when the login user is root (else `$HOME/.brokeforge/runs`). */
-export const DEFAULT_RUNS_DIR = '/var/lib/brokeforge/runs';
+export const DEFAULT_RUNS_DIR = "/var/lib/brokeforge/runs";
 /** Old state dirs are removed when a new run starts: far beyond any operation's timeout. */
 export const KEEP_RUNS_MINUTES = 7 * 24 * 60;
 /** `systemctl stop` escalates to SIGKILL after this; the setsid stop does the same. */
@@ -49,7 +49,10 @@ export const STOP_GRACE_SECONDS = 10;
 export function runName(input: { operationId: string; step: number; run: number }): string {
   const { operationId, step, run } = input;
   if (!/^[A-Za-z0-9]{1,64}$/.test(operationId)) throw new Error(`runName: bad operation id ${JSON.stringify(operationId)}`);
-  for (const [what, n] of [['step', step], ['run', run]] as const) {
+  for (const [what, n] of [
+    ["step", step],
+    ["run", run],
+  ] as const) {
     if (!Number.isInteger(n) || n < 1 || n > 9999) throw new Error(`runName: bad ${what} ${n}`);
   }
   return checkName(`brokeforge-op-${operationId}-${step}-${run}`);
@@ -61,7 +64,7 @@ function checkName(name: string): string {
   return name;
 }
 
-export type RunMode = 'auto' | 'setsid';
+export type RunMode = "auto" | "setsid";
 
 export interface RunPlace {
   name: string;
@@ -72,9 +75,9 @@ export interface RunPlace {
 }
 
 function placeArgs(place: RunPlace): string[] {
-  const runsDir = place.runsDir ?? '';
-  if (runsDir !== '' && !/^\/[A-Za-z0-9/._-]*$/.test(runsDir)) throw new Error(`detached: bad runs dir ${JSON.stringify(runsDir)}`);
-  return [runsDir, place.mode ?? 'auto', checkName(place.name)];
+  const runsDir = place.runsDir ?? "";
+  if (runsDir !== "" && !/^\/[A-Za-z0-9/._-]*$/.test(runsDir)) throw new Error(`detached: bad runs dir ${JSON.stringify(runsDir)}`);
+  return [runsDir, place.mode ?? "auto", checkName(place.name)];
 }
 
 /**
@@ -83,23 +86,26 @@ function placeArgs(place: RunPlace): string[] {
  * IgnoreSIGPIPE=no: services ignore SIGPIPE by default, a shell over SSH does not (`yes | head`).
  */
 export const SYSTEMD_RUN = [
-  'systemd-run', '--quiet', '--collect', '--uid=0',
-  '--property=IgnoreSIGPIPE=no',
+  "systemd-run",
+  "--quiet",
+  "--collect",
+  "--uid=0",
+  "--property=IgnoreSIGPIPE=no",
   `--property=TimeoutStopSec=${STOP_GRACE_SECONDS}`,
 ] as const;
 
 /** `bash` as BrokeForge runs it everywhere: no rc files (they can print, and cost ~90 ms). */
-const BASH = ['bash', '--norc', '--noprofile'] as const;
+const BASH = ["bash", "--norc", "--noprofile"] as const;
 
 // Shared preamble: $1 runs dir, $2 mode, $3 name → $d, the run's state dir.
 const PLACE = [
-  'set -u',
-  'name=$3',
+  "set -u",
+  "name=$3",
   'case $name in ""|*[!A-Za-z0-9-]*) echo "brokeforge: bad run name $name" >&2; exit 2 ;; esac',
   'if [ -n "$1" ]; then runs=$1',
   'elif [ "$EUID" = 0 ]; then runs=' + DEFAULT_RUNS_DIR,
-  'else runs=${HOME:-/nonexistent}/.brokeforge/runs; fi',
-  'd=$runs/$name',
+  "else runs=${HOME:-/nonexistent}/.brokeforge/runs; fi",
+  "d=$runs/$name",
   // The path goes into systemd-run's argv, where systemd would expand $ and %.
   'case $d in /*) ;; *) echo "brokeforge: run dir $d is not absolute" >&2; exit 2 ;; esac',
   'case $d in *[!A-Za-z0-9/._-]*) echo "brokeforge: unusable run dir $d" >&2; exit 2 ;; esac',
@@ -112,21 +118,21 @@ const PLACE = [
  * script does not inherit the lock fd, so a daemon it starts cannot keep the run "alive".
  */
 export const JOB = [
-  'd=$1',
+  "d=$1",
   // "locked": the starter handed us run.lock already held (setsid mode), else take it now.
   'if [ "${2:-}" != locked ]; then',
   '  exec 9>"$d/run.lock" && flock -n 9 || { echo "brokeforge: $d is already running" >>"$d/err"; exit 2; }',
-  'fi',
+  "fi",
   'echo "$$" >"$d/pid"',
   // In the starter's working dir (a login's: home), as in the channel; a unit would start in /.
   'IFS= read -r cwd <"$d/cwd"; cd -- "$cwd" 2>/dev/null || cd /',
   `${toShell(BASH)} "$d/script" </dev/null >>"$d/out" 2>>"$d/err" 9>&-`,
-  'rc=$?',
+  "rc=$?",
   'echo "$rc" >"$d/rc.tmp" && mv -f "$d/rc.tmp" "$d/rc"',
-  'exec 9>&-', // ended: attached waits return now
+  "exec 9>&-", // ended: attached waits return now
   // The script may hold secrets (config files with passwords): not kept once it has run.
   'rm -f "$d/script"',
-].join('\n');
+].join("\n");
 
 /**
  * Start-or-attach ($4 job text, $5 script body). Under start.lock: if nothing of this name
@@ -150,21 +156,21 @@ export const RUNNER = [
   '  if [ "$2" = auto ] && [ -d /run/systemd/system ] && [ "$EUID" = 0 ] && command -v systemd-run >/dev/null; then',
   '    echo systemd >"$d/mode"',
   `    ${toShell(SYSTEMD_RUN)} --unit="$name" --description="BrokeForge $name" /bin/${toShell(BASH)} "$d/job" "$d" 8>&- </dev/null >/dev/null || exit 2`,
-  '    i=0',
+  "    i=0",
   '    until [ -s "$d/pid" ]; do',
   '      i=$((i + 1)); [ "$i" -le 500 ] || { echo "brokeforge: run $name did not start" >&2; exit 2; }',
-  '      sleep 0.01',
-  '    done',
-  '  else',
+  "      sleep 0.01",
+  "    done",
+  "  else",
   '    echo setsid >"$d/mode"',
   '    exec 9>"$d/run.lock" && flock -n 9 || exit 2',
   // The subshell exits at once: the run is nobody's child here, and sshd's pipes are not its.
   // set -m: without job control a background job ignores INT and QUIT, a command over SSH does not.
   `    (set -m; setsid ${toShell(BASH)} "$d/job" "$d" locked 8>&- </dev/null >/dev/null 2>&1 &)`,
-  '    exec 9>&-',
-  '  fi',
-  'fi',
-  'exec 8>&-',
+  "    exec 9>&-",
+  "  fi",
+  "fi",
+  "exec 8>&-",
   // Ended already (a retry after the worker died): its output as it is, no following.
   'if read -r rc 2>/dev/null <"$d/rc"; then cat "$d/out"; cat "$d/err" >&2; exit "$rc"; fi',
   'flock -s "$d/run.lock" true & w=$!',
@@ -174,8 +180,8 @@ export const RUNNER = [
   'if read -r rc 2>/dev/null <"$d/rc"; then exit "$rc"; fi',
   'echo "brokeforge: run $name ended without an exit status (stopped, killed, or the server restarted)" >&2',
   'rm -f "$d/script"',
-  'exit 255',
-].join('\n');
+  "exit 255",
+].join("\n");
 
 /**
  * Stop ($1-$3 as above): returns 0 once nothing of the run is alive. systemd: `systemctl stop`
@@ -190,29 +196,29 @@ export const STOP = [
   'flock -n "$d/run.lock" true && exit 0',
   'if [ "$(cat "$d/mode" 2>/dev/null)" = systemd ]; then',
   '  systemctl stop -- "$name.service"',
-  'else',
+  "else",
   // The run holds run.lock from its first instant, its pid comes a moment later.
   '  i=0; until [ -s "$d/pid" ] || [ "$i" -ge 500 ]; do sleep 0.01; i=$((i + 1)); done',
   '  sid=$(cat "$d/pid" 2>/dev/null)',
   '  case $sid in ""|*[!0-9]*) echo "brokeforge: run $name has no pid" >&2; exit 2 ;; esac',
-  '  signal() {',
-  '    alive=0',
-  '    for f in /proc/[0-9]*/stat; do',
+  "  signal() {",
+  "    alive=0",
+  "    for f in /proc/[0-9]*/stat; do",
   '      read -r l 2>/dev/null <"$f" || continue',
-  '      set -- ${l##*) }',
+  "      set -- ${l##*) }",
   '      [ "${4:-}" = "$sid" ] && [ "$1" != Z ] || continue',
   '      alive=1; p=${f#/proc/}; kill -s "$sig" "${p%/stat}" 2>/dev/null',
-  '    done',
-  '  }',
-  '  sig=TERM; signal; i=0',
+  "    done",
+  "  }",
+  "  sig=TERM; signal; i=0",
   `  while [ "$alive" = 1 ] && [ "$i" -lt ${STOP_GRACE_SECONDS * 10} ]; do sleep 0.1; i=$((i + 1)); sig=0; signal; done`,
   '  if [ "$alive" = 1 ]; then sig=KILL; signal; fi',
-  'fi',
+  "fi",
   `flock -w ${STOP_GRACE_SECONDS} "$d/run.lock" true || { echo "brokeforge: run $name is still running" >&2; exit 1; }`,
   'rm -f "$d/script"', // it never got to remove its script itself
-].join('\n');
+].join("\n");
 
-const RUN_PREFIX = `exec ${toShell([...BASH, '-c', RUNNER, 'brokeforge-run'])} `;
+const RUN_PREFIX = `exec ${toShell([...BASH, "-c", RUNNER, "brokeforge-run"])} `;
 
 /** The milestone's one command: start the run `place.name` unless it exists, then attach to it. */
 export function startOrAttach(place: RunPlace, body: string): string {
@@ -221,7 +227,7 @@ export function startOrAttach(place: RunPlace, body: string): string {
 
 /** Stops the run (cancel, operation timeout); exits 0 once nothing of it is alive. */
 export function stopRun(place: RunPlace): string {
-  return `exec ${toShell([...BASH, '-c', STOP, 'brokeforge-stop', ...placeArgs(place)])}`;
+  return `exec ${toShell([...BASH, "-c", STOP, "brokeforge-stop", ...placeArgs(place)])}`;
 }
 
 /**

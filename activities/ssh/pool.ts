@@ -74,7 +74,10 @@ export function discard(serverId: string): void {
   if (!entry) return;
   pool.delete(serverId);
   clearTimeout(entry.timer);
-  entry.conn.then((c) => c.close(), () => {});
+  entry.conn.then(
+    (c) => c.close(),
+    () => {},
+  );
 }
 
 export function closeAll(): void {

@@ -17,25 +17,40 @@
  * Also here: `script()` (many steps, one channel, per-step markers) and
  * `withLifeline()` (how the client stops remote commands; see below).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from "node:crypto";
 
 const SAFE = /^[A-Za-z0-9_./:@+,-]+$/;
 const RESERVED = new Set([
-  'if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'select', 'while',
-  'until', 'do', 'done', 'in', 'function', 'time', 'coproc',
+  "if",
+  "then",
+  "else",
+  "elif",
+  "fi",
+  "case",
+  "esac",
+  "for",
+  "select",
+  "while",
+  "until",
+  "do",
+  "done",
+  "in",
+  "function",
+  "time",
+  "coproc",
 ]);
 
 export function quote(arg: string): string {
-  if (typeof arg !== 'string') throw new TypeError(`quote: expected a string, got ${typeof arg}`);
+  if (typeof arg !== "string") throw new TypeError(`quote: expected a string, got ${typeof arg}`);
   // argv strings are C strings: a NUL can never reach the program intact.
-  if (arg.includes('\0')) throw new Error('quote: argument contains a NUL byte');
+  if (arg.includes("\0")) throw new Error("quote: argument contains a NUL byte");
   if (SAFE.test(arg) && !RESERVED.has(arg)) return arg;
   return `'${arg.replaceAll("'", `'\\''`)}'`;
 }
 
 export function toShell(argv: readonly string[]): string {
-  if (argv.length === 0) throw new Error('toShell: empty argv');
-  return argv.map(quote).join(' ');
+  if (argv.length === 0) throw new Error("toShell: empty argv");
+  return argv.map(quote).join(" ");
 }
 
 /** Inverse of `toShell` for text it produced (used by the test peer to read scripts back). */
@@ -51,7 +66,7 @@ function scanWords(text: string, pos: number): { words: string[]; end: number } 
   const words: string[] = [];
   let end = pos;
   for (;;) {
-    if (words.length > 0 && text[end] !== ' ') break;
+    if (words.length > 0 && text[end] !== " ") break;
     word.lastIndex = words.length === 0 ? end : end + 1;
     const m = word.exec(text);
     if (!m) break;
@@ -92,7 +107,7 @@ export interface RenderedScript {
   parse(stdout: string, stderr?: string): ParsedScriptOutput;
 }
 
-export type StepStatus = 'ok' | 'failed' | 'incomplete' | 'not_run';
+export type StepStatus = "ok" | "failed" | "incomplete" | "not_run";
 
 export interface ScriptStepOutcome {
   index: number;
@@ -120,15 +135,15 @@ const MAX_SCRIPT_BYTES = 120 * 1024;
 // and SHLVL stays 1 through exec): the login shell already did, so our bashes
 // skip it. Measured ~90 ms per bash with a heavy rc; rc files that print would
 // also corrupt our output.
-const BASH = 'exec bash --norc --noprofile -c';
-const MARK = '::bf-step';
+const BASH = "exec bash --norc --noprofile -c";
+const MARK = "::bf-step";
 
 export function script(steps: readonly ScriptStep[], opts: ScriptOptions = {}): RenderedScript {
-  if (steps.length === 0) throw new Error('script: no steps');
-  const nonce = opts.nonce ?? randomBytes(12).toString('hex');
-  if (!/^[A-Za-z0-9]{8,64}$/.test(nonce)) throw new Error('script: nonce must be 8-64 alphanumerics');
+  if (steps.length === 0) throw new Error("script: no steps");
+  const nonce = opts.nonce ?? randomBytes(12).toString("hex");
+  if (!/^[A-Za-z0-9]{8,64}$/.test(nonce)) throw new Error("script: nonce must be 8-64 alphanumerics");
   const lines = [
-    'set -euo pipefail',
+    "set -euo pipefail",
     // Marker on its own line on both streams; the leading \n is stripped again by the parser.
     `__bf_mark() { printf '\\n%s\\n' "${MARK}:${nonce}:$1"; printf '\\n%s\\n' "${MARK}:${nonce}:$1" >&2; }`,
   ];
@@ -139,14 +154,14 @@ export function script(steps: readonly ScriptStep[], opts: ScriptOptions = {}): 
   if (opts.cwd !== undefined) lines.push(`cd -- ${quote(opts.cwd)}`);
   steps.forEach((step, i) => {
     // Label as a comment (newlines squashed) so the script reads well in `ps`/logs and the peer can show it.
-    lines.push(`# step ${i}: ${step.label.replace(/[\r\n]+/g, ' ')}`);
+    lines.push(`# step ${i}: ${step.label.replace(/[\r\n]+/g, " ")}`);
     lines.push(`__bf_mark begin:${i}`);
     // `cmd || rc=$?` keeps `set -e` from exiting before we print the end marker.
     lines.push(`__bf_rc=0; ${toShell(step.argv)} || __bf_rc=$?`);
     lines.push(`__bf_mark "end:${i}:$__bf_rc"`);
     lines.push(`if [ "$__bf_rc" -ne 0 ]; then exit "$__bf_rc"; fi`);
   });
-  const body = lines.join('\n') + '\n';
+  const body = lines.join("\n") + "\n";
   const command = bashCommand(body);
   if (Buffer.byteLength(command) > MAX_SCRIPT_BYTES) {
     throw new Error(`script: ${Buffer.byteLength(command)} bytes is too long for one command line; upload large content as a file`);
@@ -157,7 +172,7 @@ export function script(steps: readonly ScriptStep[], opts: ScriptOptions = {}): 
     body,
     nonce,
     labels,
-    parse: (stdout, stderr = '') => parseScriptOutput(stdout, nonce, { stderr, labels }),
+    parse: (stdout, stderr = "") => parseScriptOutput(stdout, nonce, { stderr, labels }),
   };
 }
 
@@ -167,7 +182,7 @@ export function bashCommand(body: string): string {
 }
 
 interface Marker {
-  kind: 'begin' | 'end';
+  kind: "begin" | "end";
   index: number;
   code: number | null;
   start: number;
@@ -175,11 +190,11 @@ interface Marker {
 }
 
 function findMarkers(text: string, nonce: string): Marker[] {
-  const re = new RegExp(`\\n${MARK}:${nonce}:(begin|end):(\\d+)(?::(\\d+))?\\n`, 'g');
+  const re = new RegExp(`\\n${MARK}:${nonce}:(begin|end):(\\d+)(?::(\\d+))?\\n`, "g");
   const out: Marker[] = [];
   for (const m of text.matchAll(re)) {
     out.push({
-      kind: m[1] as 'begin' | 'end',
+      kind: m[1] as "begin" | "end",
       index: Number(m[2]),
       code: m[3] === undefined ? null : Number(m[3]),
       start: m.index!,
@@ -193,7 +208,7 @@ function findMarkers(text: string, nonce: string): Marker[] {
 function splitByStep(text: string, markers: Marker[]): { preamble: string; perStep: Map<number, string> } {
   const perStep = new Map<number, string>();
   markers.forEach((m, k) => {
-    if (m.kind !== 'begin') return;
+    if (m.kind !== "begin") return;
     const next = markers[k + 1];
     perStep.set(m.index, text.slice(m.end, next ? next.start : text.length));
   });
@@ -206,11 +221,11 @@ export function parseScriptOutput(
   opts: { stderr?: string; labels?: readonly string[] } = {},
 ): ParsedScriptOutput {
   const outMarkers = findMarkers(stdout, nonce);
-  const errMarkers = findMarkers(opts.stderr ?? '', nonce);
+  const errMarkers = findMarkers(opts.stderr ?? "", nonce);
   const out = splitByStep(stdout, outMarkers);
-  const err = splitByStep(opts.stderr ?? '', errMarkers);
-  const begun = new Set(outMarkers.filter((m) => m.kind === 'begin').map((m) => m.index));
-  const ended = new Map(outMarkers.filter((m) => m.kind === 'end').map((m) => [m.index, m.code]));
+  const err = splitByStep(opts.stderr ?? "", errMarkers);
+  const begun = new Set(outMarkers.filter((m) => m.kind === "begin").map((m) => m.index));
+  const ended = new Map(outMarkers.filter((m) => m.kind === "end").map((m) => [m.index, m.code]));
   // Truncation keeps the tail, so early begin markers may be gone; an end marker alone still counts.
   const seen = [...begun, ...ended.keys()];
   const count = Math.max(opts.labels?.length ?? 0, seen.length ? Math.max(...seen) + 1 : 0);
@@ -218,22 +233,20 @@ export function parseScriptOutput(
   const steps: ScriptStepOutcome[] = [];
   for (let index = 0; index < count; index++) {
     const exitCode = ended.has(index) ? ended.get(index)! : null;
-    const status: StepStatus = ended.has(index)
-      ? exitCode === 0 ? 'ok' : 'failed'
-      : begun.has(index) ? 'incomplete' : 'not_run';
+    const status: StepStatus = ended.has(index) ? (exitCode === 0 ? "ok" : "failed") : begun.has(index) ? "incomplete" : "not_run";
     steps.push({
       index,
       ...(opts.labels?.[index] !== undefined ? { label: opts.labels[index] } : {}),
       status,
       exitCode,
-      stdout: out.perStep.get(index) ?? '',
-      stderr: err.perStep.get(index) ?? '',
+      stdout: out.perStep.get(index) ?? "",
+      stderr: err.perStep.get(index) ?? "",
     });
   }
   return {
     steps,
-    failed: steps.find((s) => s.status === 'failed') ?? null,
-    incomplete: steps.find((s) => s.status === 'incomplete') ?? null,
+    failed: steps.find((s) => s.status === "failed") ?? null,
+    incomplete: steps.find((s) => s.status === "incomplete") ?? null,
     preamble: { stdout: out.preamble, stderr: err.preamble },
   };
 }
@@ -258,7 +271,7 @@ export function parseScriptCommand(command: string): { nonce: string; steps: Scr
   const header = /# step (\d+): (.*)\n__bf_mark begin:\1\n__bf_rc=0; /g;
   for (let m = header.exec(body); m; m = header.exec(body)) {
     const { words, end } = scanWords(body, header.lastIndex);
-    if (!body.startsWith(' || __bf_rc=$?\n', end)) return null;
+    if (!body.startsWith(" || __bf_rc=$?\n", end)) return null;
     steps.push({ label: m[2]!, argv: words });
     header.lastIndex = end;
   }
@@ -266,8 +279,8 @@ export function parseScriptCommand(command: string): { nonce: string; steps: Scr
 }
 
 /** The marker lines a step emits; the test peer uses this to emulate scripts. */
-export function scriptMarker(nonce: string, kind: 'begin' | 'end', index: number, exitCode?: number): string {
-  return `\n${MARK}:${nonce}:${kind}:${index}${kind === 'end' ? `:${exitCode ?? 0}` : ''}\n`;
+export function scriptMarker(nonce: string, kind: "begin" | "end", index: number, exitCode?: number): string {
+  return `\n${MARK}:${nonce}:${kind}:${index}${kind === "end" ? `:${exitCode ?? 0}` : ""}\n`;
 }
 
 // ---------------------------------------------------------------------------
@@ -282,23 +295,23 @@ export function scriptMarker(nonce: string, kind: 'begin' | 'end', index: number
 // Pitfall handled: without job control bash gives `&` jobs stdin=/dev/null, so
 // the channel's stdin is passed to the watcher explicitly via fd 3.
 const LIFELINE = [
-  'exec 3<&0',
-  'set -m',
+  "exec 3<&0",
+  "set -m",
   'bash --norc --noprofile -c "$1" </dev/null 3<&- &',
-  'pid=$!',
-  'set +m',
-  '{',
-  '  while IFS= read -r sig; do',
+  "pid=$!",
+  "set +m",
+  "{",
+  "  while IFS= read -r sig; do",
   '    case "$sig" in TERM|KILL|INT|HUP) kill -s "$sig" -- "-$pid" ;; esac',
-  '  done',
+  "  done",
   '  kill -s TERM -- "-$pid"; sleep 2; kill -s KILL -- "-$pid"',
-  '} <&3 >/dev/null 2>&1 &',
-  'exec 3<&-',
-  'watch=$!',
+  "} <&3 >/dev/null 2>&1 &",
+  "exec 3<&-",
+  "watch=$!",
   'wait "$pid" 2>/dev/null; rc=$?',
   'kill "$watch" 2>/dev/null',
   'exit "$rc"',
-].join('\n');
+].join("\n");
 
 const LIFELINE_PREFIX = `${BASH} ${quote(LIFELINE)} brokeforge `;
 
