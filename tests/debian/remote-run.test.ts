@@ -44,7 +44,7 @@ afterEach(({ task }) => {
 const aptDpkgIn = (unit: string) =>
   [
     "for p in $(pgrep -x dpkg); do",
-    `  grep -q '/${unit}\.service$' "/proc/$p/cgroup" 2>/dev/null || continue`,
+    `  grep -q '/${unit}\\.service$' "/proc/$p/cgroup" 2>/dev/null || continue`,
     `  c=$(tr '\\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue`,
     '  case $c in *--status-fd*) echo "$c"; exit 0 ;; esac',
     "done; exit 1",
