@@ -251,33 +251,6 @@ export function parseScriptOutput(
   };
 }
 
-/** Recognise a command rendered by `script()` and read its steps back (for the test peer). */
-export function parseScriptCommand(command: string): { nonce: string; steps: ScriptStep[] } | null {
-  const prefix = `${BASH} `;
-  if (!command.startsWith(prefix)) return null;
-  let body: string;
-  try {
-    const words = fromShell(command.slice(prefix.length));
-    if (words.length !== 1) return null;
-    body = words[0]!;
-  } catch {
-    return null;
-  }
-  const nonce = new RegExp(`"${MARK}:([A-Za-z0-9]+):\\$1"`).exec(body)?.[1];
-  if (!nonce) return null;
-  // Walk the body step by step; scanning each argv as words means text inside
-  // a quoted argument can never be mistaken for a step header.
-  const steps: ScriptStep[] = [];
-  const header = /# step (\d+): (.*)\n__bf_mark begin:\1\n__bf_rc=0; /g;
-  for (let m = header.exec(body); m; m = header.exec(body)) {
-    const { words, end } = scanWords(body, header.lastIndex);
-    if (!body.startsWith(" || __bf_rc=$?\n", end)) return null;
-    steps.push({ label: m[2]!, argv: words });
-    header.lastIndex = end;
-  }
-  return { nonce, steps };
-}
-
 /** The marker lines a step emits; the test peer uses this to emulate scripts. */
 export function scriptMarker(nonce: string, kind: "begin" | "end", index: number, exitCode?: number): string {
   return `\n${MARK}:${nonce}:${kind}:${index}${kind === "end" ? `:${exitCode ?? 0}` : ""}\n`;
@@ -318,15 +291,4 @@ const LIFELINE_PREFIX = `${BASH} ${quote(LIFELINE)} brokeforge `;
 /** Wrap shell text so it can be stopped by writing "TERM\n"/"KILL\n" to stdin or closing the channel. */
 export function withLifeline(command: string): string {
   return LIFELINE_PREFIX + quote(command);
-}
-
-/** The command inside `withLifeline(...)`, or null if `wire` is not wrapped. */
-export function unwrapLifeline(wire: string): string | null {
-  if (!wire.startsWith(LIFELINE_PREFIX)) return null;
-  try {
-    const words = fromShell(wire.slice(LIFELINE_PREFIX.length));
-    return words.length === 1 ? words[0]! : null;
-  } catch {
-    return null;
-  }
 }

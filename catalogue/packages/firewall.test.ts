@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseScriptCommand, quote, script, toShell } from "../../activities/ssh/shell";
+import { quote, script, toShell } from "../../activities/ssh/shell";
+import { parseScriptCommand } from "../../tests/fixtures/shell-reader";
 import {
   firewallInstallPlan,
   firewallRuleAddPlan,
