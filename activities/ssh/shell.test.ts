@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { fromShell, parseScriptOutput, quote, script, scriptMarker, toShell, withLifeline } from "./shell";
-import { parseScriptCommand, unwrapLifeline } from "../../tests/fixtures/shell-reader";
+import { fromShell, parseScriptOutput, quote, script, toShell, withLifeline } from "./shell";
+import { parseScriptCommand, scriptMarker, unwrapLifeline } from "../../tests/fixtures/shell-reader";
 
 /** Run shell text locally and return what the shell actually handed to printf, NUL-separated. */
 function argvThroughShell(shell: string, args: readonly string[]): string[] {

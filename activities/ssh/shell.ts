@@ -251,11 +251,6 @@ export function parseScriptOutput(
   };
 }
 
-/** The marker lines a step emits; the test peer uses this to emulate scripts. */
-export function scriptMarker(nonce: string, kind: "begin" | "end", index: number, exitCode?: number): string {
-  return `\n${MARK}:${nonce}:${kind}:${index}${kind === "end" ? `:${exitCode ?? 0}` : ""}\n`;
-}
-
 // ---------------------------------------------------------------------------
 // Lifeline: how we stop a remote command. OpenSSH refuses SSH "signal" requests
 // for root sessions ("session signalling requires privilege separation": root
