@@ -157,7 +157,12 @@ async function milestoneOverhead({ report }: Bench, { serverId, execs, histories
   const { connect } = await import("../activities/ssh/client");
   const { script } = await import("../activities/ssh/shell");
   const { loadTarget } = await import("../activities/targets");
-  const milestone = (act(histories[1]!, "runMilestone").input as { milestone: { steps: { label: string; argv: string[] }[] } }).milestone;
+  // The history carries only ids (plans are rebuilt inside activities): rebuild the same plan.
+  const { operationId, step } = act(histories[1]!, "runMilestone").input as { operationId: string; step: number };
+  const { loadOperation, planOf } = await import("../activities/plans");
+  const loaded = await loadOperation(operationId);
+  if (!loaded?.resource) throw new Error(`operation ${operationId} is gone`);
+  const milestone = planOf({ ...loaded, resource: loaded.resource })[step - 1]!;
   const target = await loadTarget(serverId);
   const connectTimes: number[] = [];
   for (let i = 0; i < 5; i++) {
