@@ -305,6 +305,8 @@ describe("status round trips", () => {
     const user = await e.db.user.create({ data: { email: `retry-limit-${e.env.taskQueue}@example.com`, passwordHash: "x" } });
     const api = createCaller({ principal: { user, via: { kind: "session", sessionId: "retry-limit" } }, ip: "127.0.0.1" });
     const server = await api.servers.create({ name: "retry-limit", host: "127.0.0.1", sshPort: e.peer.port, sshUser: "root" });
+    // As if ufw were installed: rules need their package (refused at create otherwise).
+    await e.db.serverPackage.create({ data: { serverId: server.id, type: "firewall", name: "ufw", status: "active" } });
     // Its key is not authorized on the peer: every install fails at once (no retries), which is
     // the quickest way to get eleven failed rules.
     const rules = [];
