@@ -1,28 +1,21 @@
 // Private keys never reach a log: every worker log line (at DEBUG) and everything the process
 // prints while operations succeed and fail is searched for key material.
 import { DefaultLogger, Runtime } from "@temporalio/worker";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, vi, type MockInstance } from "vitest";
 import { eventually, startEngine, type Engine } from "../setup/engine";
 
 const captured: string[] = [];
 let e: Engine;
-const writes = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+// Spies that record every write and still print it (nothing is replaced).
+let writes: MockInstance[] = [];
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger("DEBUG", (entry) => captured.push(`${entry.message} ${JSON.stringify(entry.meta ?? {})}`)) });
-  process.stdout.write = ((chunk: unknown, ...rest: never[]) => (
-    captured.push(String(chunk)),
-    writes.out(chunk as never, ...rest)
-  )) as never;
-  process.stderr.write = ((chunk: unknown, ...rest: never[]) => (
-    captured.push(String(chunk)),
-    writes.err(chunk as never, ...rest)
-  )) as never;
+  writes = [vi.spyOn(process.stdout, "write"), vi.spyOn(process.stderr, "write")];
   e = await startEngine();
 });
 afterAll(async () => {
-  process.stdout.write = writes.out;
-  process.stderr.write = writes.err;
+  for (const spy of writes) spy.mockRestore();
   await e?.stop();
 });
 
@@ -40,7 +33,8 @@ it("never logs private key material, on success or failure", async () => {
 
   const { decryptSecret } = await import("../../core/crypto");
   const credentials = await e.db.serverCredential.findMany();
-  const logs = captured.join("\n");
+  const printed = writes.flatMap((spy) => spy.mock.calls.map((args: unknown[]) => String(args[0])));
+  const logs = [...captured, ...printed].join("\n");
   expect(logs.length).toBeGreaterThan(1000); // the worker did log (so the search means something)
   expect(logs).not.toContain("PRIVATE KEY");
   for (const c of credentials) {
