@@ -96,7 +96,7 @@ export interface RunningTemporal {
 /**
  * The dev server runs one history shard whose transfer-queue reader is rate-limited to 20 polls/s
  * by default, so every child-workflow start/close waits up to ~50 ms per step; measured, an
- * operation handoff took ~350 ms with the default and ~120 ms with this (tests/bench).
+ * operation handoff took ~350 ms with the default and ~120 ms with this (bench/).
  */
 export const DEV_DYNAMIC_CONFIG = ["history.transferProcessorMaxPollRPS=10000"];
 

@@ -1,4 +1,4 @@
-// Glue between a real Debian test server (harness.ts) and an isolated BrokeForge
+// Glue between a real Debian test server (harness/) and an isolated BrokeForge
 // (tests/setup/engine.ts): add the server like a user would, wait for operations, and run
 // BrokeForge's own rendered milestone scripts by hand (to check they are safe to re-run).
 import net from "node:net";
