@@ -173,9 +173,21 @@ export interface ResourceDefinition<Row extends ResourceRowBase, S extends z.Zod
   create(input: z.output<S>, ctx: PlanContext): Record<string, unknown>;
   /** Shown when the table's unique constraint refuses a new row. */
   duplicateMessage?(input: z.output<S>): string;
+  /**
+   * Where the server keeps one thing for what BrokeForge would keep as two (ufw: one rule per
+   * port, protocol and source), the existing rows that new input would collide with: creating
+   * it is refused with `message` on `field`, so two rows never claim one thing on the server.
+   */
+  sameAs?(input: z.output<S>): SameAs;
   /** The row's own words in an operation title: `“web” (443/tcp)`. */
   describe(row: Row): string;
   actions: ResourceActions<Row, A>;
+}
+
+export interface SameAs {
+  where: Record<string, unknown>;
+  field: string;
+  message: string;
 }
 
 /** A validation problem on one input field that only the server can check. */
@@ -203,6 +215,7 @@ export interface ResourceKind {
   fields: readonly FieldDefinition[];
   create(input: unknown, ctx: PlanContext): Record<string, unknown>;
   duplicateMessage?(input: unknown): string;
+  sameAs?(input: unknown): SameAs;
   describe(row: ResourceRowBase): string;
   actions: { install: ActionDefinition<ResourceRowBase>; remove: ActionDefinition<ResourceRowBase> } & {
     [K in Action]?: ActionDefinition<ResourceRowBase>;

@@ -15,6 +15,7 @@ type StatusWhere = { id: string; status?: TaskStatus | { in: TaskStatus[] } };
 /** The delegate methods the engine uses, with the columns every resource table has. */
 export interface ResourceTable {
   findUnique(args: { where: { id: string } }): Promise<ResourceRow | null>;
+  findFirst(args: { where: Record<string, unknown> }): Promise<ResourceRow | null>;
   findMany(args: { where: { serverId: string }; orderBy: { createdAt: "asc" | "desc" } }): Promise<ResourceRow[]>;
   create(args: { data: Record<string, unknown> }): Promise<ResourceRow>;
   updateMany(args: { where: StatusWhere; data: { status?: TaskStatus; errorLog?: string | null } }): Promise<{ count: number }>;

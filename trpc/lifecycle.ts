@@ -36,6 +36,10 @@ export async function createResource(kind: ResourceKind, opts: { userId: string;
     throw e;
   }
   await assertParentInstalled(kind, opts.server.id);
+  const same = kind.sameAs?.(opts.input);
+  if (same && (await resourceTable(kind).findFirst({ where: { ...same.where, serverId: opts.server.id } }))) {
+    throw fieldError(same.field, same.message);
+  }
   const row = await resourceTable(kind)
     .create({ data: { ...data, serverId: opts.server.id, status: "pending" } })
     .catch((e: unknown) => {

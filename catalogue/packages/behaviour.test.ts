@@ -65,16 +65,23 @@ case $mode in
   w) cat > "$f.new" && mv "$f.new" "$f" ;;
 esac
 `,
-  // ufw [--force] allow|deny SPEC / delete SPEC; rules kept one per line in $STUB/ufw-rules
+  // ufw [--force] allow|deny SPEC / delete SPEC; rules kept one per line in $STUB/ufw-rules.
+  // Like real ufw 0.36 (backend_iptables.py), a rule is identified by its tuple — everything but
+  // the action and the comment: adding one whose tuple exists REPLACES it in place ("Rule
+  // updated"), only an identical one is skipped.
   ufw: `args=("$@")
 [ "\${args[0]}" = --force ] && args=("\${args[@]:1}")
 r="$STUB/ufw-rules"; touch "$r"
+tuple() { local s=\${1#* }; printf '%s' "\${s% comment *}"; }
 case \${args[0]} in
   delete) spec="\${args[*]:1}"
     if grep -qxF -- "$spec" "$r"; then grep -vxF -- "$spec" "$r" > "$r.n"; mv "$r.n" "$r"; echo "Rule deleted"
     else echo "Could not delete non-existent rule"; fi ;;
-  allow|deny) spec="\${args[*]}"
-    if grep -qxF -- "$spec" "$r"; then echo "Skipping adding existing rule"; else echo "$spec" >> "$r"; echo "Rule added"; fi ;;
+  allow|deny) spec="\${args[*]}"; t=$(tuple "$spec"); found=
+    while IFS= read -r l; do [ "$(tuple "$l")" = "$t" ] && found=$l; done < "$r"
+    if [ "$found" = "$spec" ]; then echo "Skipping adding existing rule"
+    elif [ -n "$found" ]; then awk -v old="$found" -v new="$spec" '$0 == old { print new; next } { print }' "$r" > "$r.n"; mv "$r.n" "$r"; echo "Rule updated"
+    else echo "$spec" >> "$r"; echo "Rule added"; fi ;;
 esac
 `,
   // status prints $STUB/sv-status (default: one RUNNING process); update prints $STUB/sv-update
@@ -190,6 +197,17 @@ describe("firewall, run against stubs", () => {
       "allow proto tcp from any to any port 22 comment brokeforge-ssh",
       "allow proto tcp from any to any port 443 comment brokeforge:clxr2",
     ]);
+  });
+
+  it("the stub replaces a rule with the same tuple, as ufw does: one rule per port, protocol and source", () => {
+    runPlan(firewallInstallPlan({ sshPort: 22 }));
+    const allow: FirewallRule = { id: "clxa", name: "a", port: "443", protocol: "tcp", action: "allow", source: null };
+    runPlan(firewallRuleAddPlan(allow, { sshPort: 22 }));
+    const r = run(firewallRuleAddPlan({ ...allow, id: "clxb", action: "deny" }, { sshPort: 22 })[0]!);
+    expect(r.parsed.steps[0]!.stdout).toContain("Rule updated");
+    expect(readFileSync(join(stub, "ufw-rules"), "utf8")).toBe(
+      "allow proto tcp from any to any port 22 comment brokeforge-ssh\ndeny proto tcp from any to any port 443 comment brokeforge:clxb\n",
+    );
   });
 
   it("removing a user rule with the SSH rule's tuple keeps SSH open", () => {

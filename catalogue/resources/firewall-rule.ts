@@ -25,6 +25,13 @@ export const firewallRule = defineResource<FirewallRule>()({
     if (conflict) throw new FieldError("port", conflict);
     return { ...rule, source: rule.source || null };
   },
+  // ufw identifies a rule by (protocol, source, destination, port): a second rule with the same
+  // tuple would replace the first on the server while both showed active here.
+  sameAs: ({ port, protocol, source }) => ({
+    where: { port, protocol, source: source || null },
+    field: "port",
+    message: `A rule for ${port}${protocol === "any" ? "" : `/${protocol}`} from ${source || "anywhere"} exists already: ufw keeps one rule per port, protocol and source`,
+  }),
   describe: (r) =>
     `“${r.name}” (${r.action} ${r.port}${r.protocol === "any" ? "" : `/${r.protocol}`}${r.source ? ` from ${r.source}` : ""})`,
   actions: {

@@ -32,13 +32,16 @@ type Kind = {
   remove(id: string): Promise<unknown>;
 };
 
+let nextRulePort = 20_000;
 const kinds: Kind[] = [
   {
     name: "firewall rule",
     entity: "firewall_rule",
     installStep: /^ufw .*allow/,
     removeStep: /ufw --force delete/,
-    create: (serverId) => e.api.firewall.create({ serverId, name: "web", port: "443", protocol: "tcp", action: "allow", source: "" }),
+    // A port of its own each time: one rule per port, protocol and source on a server (ufw keeps one).
+    create: (serverId) =>
+      e.api.firewall.create({ serverId, name: "web", port: String(nextRulePort++), protocol: "tcp", action: "allow", source: "" }),
     get: (id) => e.db.firewallRule.findUnique({ where: { id } }),
     remove: (id) => e.api.firewall.remove({ id }),
   },

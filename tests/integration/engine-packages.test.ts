@@ -64,6 +64,33 @@ describe("packages", () => {
     expect(e.peer.commands(server.id).some((c) => c.includes("port 443"))).toBe(false);
   });
 
+  it("refuses a second rule for the same port, protocol and source (ufw would keep only one), whatever its action", async () => {
+    const server = await e.addServer("one-per-tuple");
+    const first = await e.api.firewall.create({
+      serverId: server.id,
+      name: "web",
+      port: "443",
+      protocol: "tcp",
+      action: "allow",
+      source: "",
+    });
+    await expect(
+      e.api.firewall.create({ serverId: server.id, name: "block", port: "443", protocol: "tcp", action: "deny", source: "" }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^A rule for 443\/tcp from anywhere exists already/) });
+    // Another tuple is another rule.
+    await e.api.firewall.create({ serverId: server.id, name: "web udp", port: "443", protocol: "udp", action: "allow", source: "" });
+    await e.api.firewall.create({
+      serverId: server.id,
+      name: "office",
+      port: "443",
+      protocol: "tcp",
+      action: "deny",
+      source: "203.0.113.0/24",
+    });
+    expect((await e.api.firewall.list({ serverId: server.id })).map((r) => r.name)).toEqual(["web", "web udp", "office"]);
+    expect(first.status).toBe("pending");
+  });
+
   it("delivers hostile values byte for byte as single argv elements", async () => {
     const server = await e.addServer("hostile");
     const name = `it's "quoted"; $(id) \`id\` * -rf ünïcødé`;
