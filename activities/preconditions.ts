@@ -4,21 +4,19 @@
 // real command failing three times over.
 import { ApplicationFailure, Context } from "@temporalio/activity";
 import { classified } from "./failures";
-import { loadOperation, missingPackage, preconditionsOf } from "./plans";
+import { loadOperation, preconditionsOf } from "./plans";
 import { SshError } from "./ssh/errors";
 import { acquire, discard, release } from "./ssh/pool";
 import { script } from "./ssh/shell";
 
 const failed = (message: string) => ApplicationFailure.nonRetryable(message, "PreconditionFailed");
 
+/** The server-side checks; the packages a plan needs were checked by beginOperation. */
 export async function checkPreconditions(input: { operationId: string; serverId: string }): Promise<void> {
   return classified(async () => {
     const loaded = await loadOperation(input.operationId, input.serverId);
     if (!loaded?.resource) return; // settled elsewhere; the milestone will say so
     const preconditions = preconditionsOf({ ...loaded, resource: loaded.resource });
-
-    const missing = await missingPackage(preconditions, loaded.server.id); // checked at begin too; cheap, and the row may have changed
-    if (missing) throw failed(missing);
 
     const checks = preconditions.flatMap((p) => (p.kind === "check" ? [{ label: p.message, argv: p.argv }] : []));
     if (checks.length === 0) return;
