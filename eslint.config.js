@@ -8,7 +8,7 @@ import tseslint from "typescript-eslint";
 
 export default defineConfig([
   // Generated or downloaded, never edited by hand.
-  globalIgnores(["build/", "public/build/", "generated/", "node_modules/", ".cache/", ".data/", ".tools/", ".scratch/"]),
+  globalIgnores(["build/", "public/build/", "generated/", "node_modules/", ".cache/", ".data/", ".tools/", ".scratch/", "coverage/"]),
 
   js.configs.recommended,
   tseslint.configs.recommended,

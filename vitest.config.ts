@@ -18,6 +18,19 @@ const base = {
 
 export default defineConfig({
   test: {
+    // `npm test` runs with --coverage and prints the figures per folder
+    // (scripts/test/coverage-by-folder.ts). For reading, not a gate: no thresholds.
+    coverage: {
+      provider: "v8",
+      include: [
+        "{activities,app,catalogue,core,domain,trpc,web,workflows,temporal,scripts}/**/*.{ts,tsx}",
+        "prisma/tools/**/*.ts",
+        "server.ts",
+      ],
+      exclude: ["**/*.test.ts", "**/*.test-helper.ts", "**/*.d.ts"],
+      reporter: ["json-summary", "html"],
+      reportOnFailure: true,
+    },
     projects: [
       {
         test: {
