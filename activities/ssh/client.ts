@@ -17,7 +17,7 @@ import ssh2 from "ssh2";
 import type { Client as Ssh2Client, ClientChannel } from "ssh2";
 import { SshError, classifySshError, redactText, sshError, type SshErrorContext } from "./errors";
 import { algorithmOfKeyBlob, fingerprintOfKeyBlob } from "./keys";
-import { withLifeline } from "./shell";
+import { wireCommand } from "./shell";
 
 export interface SshTarget {
   host: string;
@@ -26,6 +26,12 @@ export interface SshTarget {
   privateKey: string;
   /** OpenSSH "SHA256:…" fingerprint, or null = trust on first use (read `hostKey` after connecting). */
   expectedHostKey: string | null;
+  /**
+   * Who runs the commands. "root" (default): every plan needs root, so a login user other
+   * than root runs each command through `sudo -n` (shell.ts `wireCommand`). "login": as the
+   * login user itself (e.g. the unprivileged site user).
+   */
+  runAs?: "root" | "login";
 }
 
 export interface ConnectOptions {
@@ -138,6 +144,8 @@ export class SshConnection {
   readonly host: string;
   readonly port: number;
   readonly username: string;
+  /** Commands go through `sudo -n` (root wanted, logged in as someone else). */
+  readonly sudo: boolean;
   // #private: invisible to util.inspect / JSON, and ssh2's config holds the key.
   #client: Ssh2Client;
   #closed = false;
@@ -149,6 +157,7 @@ export class SshConnection {
     this.host = target.host;
     this.port = target.port;
     this.username = target.username;
+    this.sudo = (target.runAs ?? "root") === "root" && target.username !== "root";
     // ssh2 emits 'error' (e.g. keepalive timeout) and then closes; a listener is
     // required or node would crash. In-flight execs learn about it via 'close'.
     client.on("error", () => {});
@@ -187,7 +196,7 @@ export class SshConnection {
       redact,
     };
     const lifeline = opts.lifeline ?? true;
-    const wire = lifeline ? withLifeline(command) : command;
+    const wire = wireCommand(command, { lifeline, sudo: this.sudo });
     if (Buffer.byteLength(wire) > MAX_COMMAND_BYTES) {
       return Promise.reject(
         new Error(`Command is ${Buffer.byteLength(wire)} bytes on the wire, over the 128 KiB limit; upload large content as a file`),
@@ -260,6 +269,8 @@ export class SshConnection {
             if (!exit && this.#closed) return onDrop();
             out.end();
             err.end();
+            const refused = this.sudo ? sudoRefusal(exit?.code ?? null, out.text(), err.text()) : null;
+            if (refused) return finish(sshError("sudo", ctx, refused));
             finish(null, {
               exitCode: exit?.code ?? null,
               ...(exit?.signal ? { signal: exit.signal } : {}),
@@ -278,6 +289,27 @@ export class SshConnection {
       }
     });
   }
+}
+
+/**
+ * sudo's own complaint when it refused to run the command at all, or null. Only when nothing
+ * reached stdout (every command BrokeForge sends prints before it fails, a script its first
+ * marker) and the exit code is sudo's (1) or the shell's "not found" (127): a command that
+ * ran and failed for its own reasons is never mistaken for this.
+ */
+export function sudoRefusal(exitCode: number | null, stdout: string, stderr: string): string | null {
+  if (stdout !== "" || (exitCode !== 1 && exitCode !== 127)) return null;
+  const line = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .find((l) =>
+      exitCode === 127
+        ? /\bsudo: (command )?not found$/.test(l)
+        : /a password is required|a terminal is required|is not in the sudoers file|is not allowed to (execute|run sudo)|may not run sudo/.test(
+            l,
+          ),
+    );
+  return line ?? null;
 }
 
 /**

@@ -1,14 +1,25 @@
 /**
  * SSH failures as a small closed set of kinds, each with a message a user can
  * act on and a `permanent` flag the workflow layer maps to "don't retry".
- * Only auth and host-key problems are permanent: retrying cannot fix them and
+ * Only auth, host-key and sudo problems are permanent: retrying cannot fix them and
  * hammering a server with a bad key looks like an attack.
  */
 
 export type SshErrorKind =
-  "auth" | "host_key_mismatch" | "refused" | "reset" | "timeout" | "unreachable" | "dns" | "protocol" | "command_timeout" | "dropped";
+  | "auth"
+  | "host_key_mismatch"
+  | "sudo"
+  | "refused"
+  | "reset"
+  | "timeout"
+  | "unreachable"
+  | "dns"
+  | "protocol"
+  | "command_timeout"
+  | "dropped";
 
-const PERMANENT: ReadonlySet<SshErrorKind> = new Set(["auth", "host_key_mismatch"]);
+// sudo refusing the login user is fixed on the server by a human, not by trying again.
+const PERMANENT: ReadonlySet<SshErrorKind> = new Set(["auth", "host_key_mismatch", "sudo"]);
 
 export interface SshErrorContext {
   host: string;
@@ -73,6 +84,7 @@ export function sshError(kind: SshErrorKind, ctx: SshErrorContext, detail?: stri
   const messages: Record<SshErrorKind, string> = {
     auth: `Authentication failed for ${user}@${at}: the server did not accept BrokeForge's key. Authorize the public key shown on the server page.`,
     host_key_mismatch: `Host key for ${at} changed: expected ${ctx.expectedHostKey ?? "(none)"}, got ${ctx.actualHostKey ?? "(unknown)"}. If you rebuilt the server, reset the pinned key.`,
+    sudo: `The login user ${user} on ${at} cannot run commands as root without a password: BrokeForge runs every command through "sudo -n" when the login user is not root. As root on the server, allow it: echo '${user} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/brokeforge && chmod 0440 /etc/sudoers.d/brokeforge (or log in as root).`,
     refused: `Connection to ${at} refused: nothing is listening on that port. Is sshd running and is the port right?`,
     reset: `Connection to ${at} was reset by the server.`,
     timeout: `Timed out connecting to ${at}${ctx.timeoutMs ? ` after ${ctx.timeoutMs} ms` : ""}. The server may be down, or a firewall is dropping SSH traffic.`,

@@ -14,8 +14,9 @@
  * Quoting protects against the SHELL only: a leading `-` still reaches the
  * program as an option. Callers pass `--` where a value may start with `-`.
  *
- * Also here: `script()` (many steps, one channel, per-step markers) and
- * `withLifeline()` (how the client stops remote commands; see below).
+ * Also here: `script()` (many steps, one channel, per-step markers), `withLifeline()` (how
+ * the client stops remote commands) and `wireCommand()` (lifeline and `sudo -n` around a
+ * command: what goes over SSH; see below).
  */
 import { randomBytes } from "node:crypto";
 
@@ -281,9 +282,34 @@ const LIFELINE = [
   'exit "$rc"',
 ].join("\n");
 
-const LIFELINE_PREFIX = `${BASH} ${quote(LIFELINE)} brokeforge `;
-
 /** Wrap shell text so it can be stopped by writing "TERM\n"/"KILL\n" to stdin or closing the channel. */
 export function withLifeline(command: string): string {
-  return LIFELINE_PREFIX + quote(command);
+  return wireCommand(command, { lifeline: true, sudo: false });
+}
+
+// ---------------------------------------------------------------------------
+// Root through sudo. Every plan assumes root (apt-get, files in /etc, systemd-run). A login
+// user other than root gets there with `sudo -n`: -n because there is no terminal to type a
+// password on (a prompt would hang until the timeout), so sudo must allow the user without one
+// (NOPASSWD) or fail at once with "sudo: a password is required" (client.ts turns that into an
+// error saying how to fix it). sudo goes around the WHOLE command, lifeline included: the
+// watcher then runs as root and can signal the root processes it started, and the command
+// still gets the channel's stdin (sudo only adds a terminal when it runs in one, and an SSH
+// exec has none). It replaces the first `bash` of the root form, so a command is quoted once
+// either way (nesting `bash -c` in `bash -c` would quote it twice and grow every `'` ×4).
+const SUDO_BASH = "exec sudo -n -- bash --norc --noprofile -c";
+
+export interface WireOptions {
+  /** Under the lifeline (see above), so the command can be stopped. */
+  lifeline: boolean;
+  /** As root through `sudo -n`: the login user is not root. */
+  sudo: boolean;
+}
+
+/** The text sent over SSH for shell text `command`: the ONE place the lifeline and sudo go around it. */
+export function wireCommand(command: string, opts: WireOptions): string {
+  const bash = opts.sudo ? SUDO_BASH : BASH;
+  if (opts.lifeline) return `${bash} ${quote(LIFELINE)} brokeforge ${quote(command)}`;
+  // Root without the lifeline: the login shell runs it as it is.
+  return opts.sudo ? `${bash} ${quote(command)}` : command;
 }
