@@ -29,7 +29,21 @@ export async function createServerWithKeys(userId: string, input: ServerInput): 
   });
 }
 
-/** The one line a user pastes on the server (as the login user) to authorize a key. */
+/**
+ * The one line a user pastes on the server, as the login user (root or not: `~` is whoever
+ * runs it, so ~/.ssh and the file are theirs, 700/600, as sshd's StrictModes wants). Works in
+ * sh/dash as in bash. Pasting it twice adds nothing (`grep -qxF`). The key goes on a line of
+ * its own even when the file does not end in a newline (a hand-edited file often doesn't, and
+ * appending would glue our key to the last one, breaking both): the leading newline leaves at
+ * most an empty line, which sshd skips.
+ */
 export function authorizeKeyCommand(publicKey: string): string {
-  return `mkdir -p ~/.ssh && chmod 700 ~/.ssh && echo ${quote(publicKey)} >> ~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys`;
+  const key = quote(publicKey.trim());
+  const file = "~/.ssh/authorized_keys";
+  return [
+    "mkdir -p ~/.ssh",
+    "chmod 700 ~/.ssh",
+    `{ grep -qxF ${key} ${file} 2>/dev/null || printf '\\n%s\\n' ${key} >> ${file}; }`,
+    `chmod 600 ${file}`,
+  ].join(" && ");
 }
