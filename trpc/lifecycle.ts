@@ -37,11 +37,19 @@ export async function createResource(kind: ResourceKind, opts: { userId: string;
   }
   await assertParentInstalled(kind, opts.server.id);
   const same = kind.sameAs?.(opts.input);
-  if (same && (await resourceTable(kind).findFirst({ where: { ...same.where, serverId: opts.server.id } }))) {
-    throw fieldError(same.field, same.message);
-  }
-  const row = await resourceTable(kind)
-    .create({ data: { ...data, serverId: opts.server.id, status: "pending" } })
+  // The "same as" check and the insert are one transaction holding a per-server, per-kind
+  // advisory lock: two simultaneous creates of the same ufw tuple cannot both pass the check
+  // (no unique index can say "same port, protocol and source, NULL source included").
+  const row = await db()
+    .$transaction(async (tx) => {
+      if (same) {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`${kind.type}:${opts.server.id}`}))`;
+        if (await resourceTable(kind, tx).findFirst({ where: { ...same.where, serverId: opts.server.id } })) {
+          throw fieldError(same.field, same.message);
+        }
+      }
+      return resourceTable(kind, tx).create({ data: { ...data, serverId: opts.server.id, status: "pending" } });
+    })
     .catch((e: unknown) => {
       if (isUniqueViolation(e)) {
         throw new TRPCError({ code: "CONFLICT", message: kind.duplicateMessage?.(opts.input) ?? `This ${kind.label.one} already exists` });
