@@ -37,60 +37,12 @@ import {
 } from "./supervisor";
 import type { Milestone, Plan } from "../kit";
 import { APT_UPDATE_STAMP } from "../commands/apt";
+import { STUB_BODIES, STUB_PRELUDE } from "../../tests/fixtures/stub-tools";
 
-const RECORD = `#!/bin/bash
-n=$(ls "$STUB/calls" | wc -l)
-printf '%s\\0' "\${0##*/}" "$@" > "$STUB/calls/$(printf %05d "$n")"
-`;
-
-const STUBS: Record<string, string> = {
-  "apt-get": "",
-  dpkg: "",
-  systemctl: "",
-  chown: "",
-  "dpkg-query": `printf '%s' 1.2.3-1\n`,
-  // id -u -- USER: known users are listed in $STUB/users
-  id: `u=\${@: -1}
-if grep -qxF -- "$u" "$STUB/users"; then echo 1000; else echo "id: '$u': no such user" >&2; exit 1; fi
-`,
-  // crontab -u USER -l | crontab -u USER -   (one file per user in $STUB/crontabs)
-  crontab: `u=; mode=
-while [ $# -gt 0 ]; do
-  case $1 in -u) u=$2; shift 2 ;; -l) mode=l; shift ;; -) mode=w; shift ;; *) echo "stub: bad arg $1" >&2; exit 2 ;; esac
-done
-f="$STUB/crontabs/$u"
-if [ -e "$STUB/crontab-broken" ]; then echo "crontab: error opening spool" >&2; exit 1; fi
-case $mode in
-  l) if [ -f "$f" ]; then cat "$f"; else echo "no crontab for $u" >&2; exit 1; fi ;;
-  w) cat > "$f.new" && mv "$f.new" "$f" ;;
-esac
-`,
-  // ufw [--force] allow|deny SPEC / delete SPEC; rules kept one per line in $STUB/ufw-rules.
-  // Like real ufw 0.36 (backend_iptables.py), a rule is identified by its tuple — everything but
-  // the action and the comment: adding one whose tuple exists REPLACES it in place ("Rule
-  // updated"), only an identical one is skipped.
-  ufw: `args=("$@")
-[ "\${args[0]}" = --force ] && args=("\${args[@]:1}")
-r="$STUB/ufw-rules"; touch "$r"
-tuple() { local s=\${1#* }; printf '%s' "\${s% comment *}"; }
-case \${args[0]} in
-  delete) spec="\${args[*]:1}"
-    if grep -qxF -- "$spec" "$r"; then grep -vxF -- "$spec" "$r" > "$r.n"; mv "$r.n" "$r"; echo "Rule deleted"
-    else echo "Could not delete non-existent rule"; fi ;;
-  allow|deny) spec="\${args[*]}"; t=$(tuple "$spec"); found=
-    while IFS= read -r l; do [ "$(tuple "$l")" = "$t" ] && found=$l; done < "$r"
-    if [ "$found" = "$spec" ]; then echo "Skipping adding existing rule"
-    elif [ -n "$found" ]; then awk -v old="$found" -v new="$spec" '$0 == old { print new; next } { print }' "$r" > "$r.n"; mv "$r.n" "$r"; echo "Rule updated"
-    else echo "$spec" >> "$r"; echo "Rule added"; fi ;;
-esac
-`,
-  // status prints $STUB/sv-status (default: one RUNNING process); update prints $STUB/sv-update
-  supervisorctl: `case $1 in
-  status) if [ -f "$STUB/sv-status" ]; then cat "$STUB/sv-status"; else g=\${2%:*}; echo "$g:\${g}_00   RUNNING   pid 42, uptime 0:00:01"; fi ;;
-  update) if [ -f "$STUB/sv-update" ]; then cat "$STUB/sv-update"; exit 2; fi; echo "$2: added process group" ;;
-esac
-`,
-};
+// The stub executables (and how each behaves like the real tool) are shared with the SSH test
+// peer's fake servers: tests/fixtures/stub-tools.ts.
+const RECORD = STUB_PRELUDE;
+const STUBS = STUB_BODIES;
 
 let root: string;
 let stub: string;
