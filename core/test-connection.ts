@@ -1,5 +1,6 @@
 // Starts the test-connection workflow. The status change is written first (visible at
 // once); the workflow does the SSH work and writes the outcome.
+import { TRPCError } from "@trpc/server";
 import { WorkflowIdReusePolicy } from "@temporalio/client";
 import { operationKindKey, serverIdKey } from "../temporal/search-attributes";
 import { taskQueue, temporalClient } from "../temporal/client";
@@ -42,7 +43,8 @@ export async function startTestConnection({ serverId, userId }: { serverId: stri
       db().server.update({ where: { id: serverId }, data: { connectionStatus: "failed", connectionError: message } }),
       db().operation.update({ where: { id: operation.id }, data: { state: "failed", errorLog: message, finishedAt: new Date() } }),
     ]);
-    throw e;
+    // The same answer as a resource mutation's (core/operations.ts), not a bare 500.
+    throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message, cause: e });
   }
   return { operationId: operation.id, workflowId };
 }

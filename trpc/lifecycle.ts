@@ -78,9 +78,14 @@ export async function startAction(kind: ResourceKind, opts: { userId: string; ro
     data: { status: queued },
   });
   if (count === 0) {
+    // Name the status the row has now: `row` was read before this update, and a click that
+    // lost the race to another (the same action twice) would otherwise read "while it is active".
+    const now = (await resourceTable(kind).findUnique({ where: { id: row.id } }))?.status;
+    // Removed meanwhile: still a lost race (a form error), not a page that was never there.
+    if (!now) throw new TRPCError({ code: "CONFLICT", message: `This ${kind.label.one} no longer exists` });
     throw new TRPCError({
       code: "CONFLICT",
-      message: `Can't ${isRetry ? "retry" : action} while it is ${row.status}${from.length ? ` (only when ${from.join(" or ")})` : ""}`,
+      message: `Can't ${isRetry ? "retry" : action} while it is ${now}${from.length ? ` (only when ${from.join(" or ")})` : ""}`,
     });
   }
   const op = await enqueueOperation({
