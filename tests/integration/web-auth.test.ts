@@ -27,6 +27,14 @@ function post(path: string, fields: Record<string, string>, cookie?: string) {
 const get = (path: string, cookie?: string) => fetch(`${web.url}${path}`, { redirect: "manual", headers: cookie ? { cookie } : {} });
 const cookieOf = (res: Response) => res.headers.get("set-cookie")!.split(";")[0]!;
 
+/** An account of the test's own (tests run in any order; none relies on another's user). */
+async function account(label: string) {
+  const email = `${label}-${Math.random().toString(36).slice(2)}@example.com`;
+  const password = `${label}'s long password`;
+  expect((await post("/signup", { email, password })).status).toBe(302);
+  return { email, password };
+}
+
 describe("accounts", () => {
   it("signs up with an argon2id-hashed password and an httpOnly, SameSite session cookie", async () => {
     const res = await post("/signup", { email: "Alice@Example.com", password: "correct horse battery" });
@@ -52,14 +60,18 @@ describe("accounts", () => {
     const short = await post("/signup", { email: "bob@example.com", password: "short" });
     expect(short.status).toBe(400);
     expect(await short.text()).toContain("Use at least 10 characters");
-    const taken = await post("/signup", { email: "alice@example.com", password: "another long password" });
+    const existing = await account("taken");
+    // The same address in other capitals is the same account.
+    const taken = await post("/signup", { email: existing.email.toUpperCase(), password: "another long password" });
     expect(taken.status).toBe(400);
     expect(await taken.text()).toContain("An account with this email already exists");
     expect(await db.user.count({ where: { email: "bob@example.com" } })).toBe(0);
+    expect(await db.user.count({ where: { email: existing.email } })).toBe(1);
   });
 
   it("logs out: the old cookie no longer opens any page", async () => {
-    const login = await post("/login", { email: "alice@example.com", password: "correct horse battery" });
+    const alice = await account("logout");
+    const login = await post("/login", alice);
     expect(login.status).toBe(302);
     const cookie = cookieOf(login);
     expect((await get("/", cookie)).status).toBe(200);
@@ -71,22 +83,27 @@ describe("accounts", () => {
   });
 
   it("never redirects off-site after login", async () => {
-    const res = await post("/login", { email: "alice@example.com", password: "correct horse battery", next: "//evil.example/x" });
+    const user = await account("next");
+    const res = await post("/login", { ...user, next: "//evil.example/x" });
+    expect(res.status).toBe(302);
     expect(res.headers.get("location")).toBe("/");
+    // A same-site path is honoured (so the check above is not "always /").
+    expect((await post("/login", { ...user, next: "/settings/tokens" })).headers.get("location")).toBe("/settings/tokens");
   });
 
   it("rate-limits failed logins per email, even when the right password finally comes", async () => {
-    await post("/signup", { email: "carol@example.com", password: "carol's long password" });
+    const carol = await account("carol");
+    const alice = await account("alice");
     for (let i = 0; i < 5; i++) {
-      const bad = await post("/login", { email: "carol@example.com", password: `wrong-${i}` });
+      const bad = await post("/login", { email: carol.email, password: `wrong-${i}` });
       expect(bad.status).toBe(401);
       expect(await bad.text()).toContain("Email or password is incorrect");
     }
-    const blocked = await post("/login", { email: "carol@example.com", password: "carol's long password" });
+    const blocked = await post("/login", carol);
     expect(blocked.status).toBe(429);
     expect(await blocked.text()).toContain("Too many failed login attempts");
     // Another account from the same address is not locked out by carol's failures.
-    expect((await post("/login", { email: "alice@example.com", password: "correct horse battery" })).status).toBe(302);
+    expect((await post("/login", alice)).status).toBe(302);
   });
 
   it("pages that need a user send a signed-out visitor to log in", async () => {
