@@ -59,17 +59,45 @@ function subscribe(opts: { token: string; serverId?: string; lastEventId?: strin
 const untilActive = (id: string) =>
   eventually(async () => (await e.db.firewallRule.findUnique({ where: { id } }))?.status === "active" || null);
 
+/** Every operation of the server has ended: no more events will come from the engine. */
+const untilQuiet = (serverId: string) =>
+  eventually(async () => (await e.db.operation.count({ where: { serverId, state: { in: ["queued", "running"] } } })) === 0 || null);
+
+/** A subscription that should work: it has started and has had no error (a failed one has no events either). */
+const untilStarted = (sub: ReturnType<typeof subscribe>) =>
+  eventually(async () => {
+    if (sub.errors.length > 0) throw new Error(`subscription failed: ${String(sub.errors[0])}`);
+    return sub.starts.length === 1 || null;
+  });
+
+/**
+ * Commits one more change on the server and waits until `sub` has it: events arrive in commit
+ * order, so once it is there, everything committed before it has been delivered (no sleep).
+ */
+async function marker(sub: ReturnType<typeof subscribe>, serverId: string): Promise<string> {
+  await e.db.server.update({ where: { id: serverId }, data: { updatedAt: new Date() } });
+  const newest = await e.db.changeEvent.findFirstOrThrow({ where: { serverId }, orderBy: { id: "desc" } });
+  const id = String(newest.id);
+  await eventually(async () => sub.events.some((ev) => ev.id === id) || null, 20_000);
+  return id;
+}
+
 describe("live events", () => {
   it("delivers a server's events to its owner, and nothing to another user (who can't subscribe to it)", async () => {
     const server = await e.addServer("live-owner");
     const mine = subscribe({ token, serverId: server.id });
-    const other = await e.db.user.create({ data: { email: "other@example.com", passwordHash: "x" } });
+    const other = await e.db.user.create({ data: { email: `other-${server.id}@example.com`, passwordHash: "x" } });
     const { createCaller } = await import("../../trpc/router");
     const otherApi = createCaller({ principal: { user: other, via: { kind: "session", sessionId: "o" } }, ip: "127.0.0.1" });
     const otherToken = (await otherApi.tokens.create({ name: "x" })).token;
     const theirs = subscribe({ token: otherToken, serverId: server.id });
     const theirAll = subscribe({ token: otherToken });
-    await new Promise((r) => setTimeout(r, 300)); // subscriptions registered
+    await untilStarted(mine);
+    await untilStarted(theirAll);
+    // Subscribing to someone else's server fails outright (it is not an empty feed).
+    await eventually(async () => theirs.errors.length > 0 || null);
+    expect(JSON.stringify(theirs.errors[0])).toMatch(/NOT_FOUND|Server not found/);
+    expect(theirs.starts).toEqual([]);
 
     const rule = await e.api.firewall.create({
       serverId: server.id,
@@ -80,12 +108,16 @@ describe("live events", () => {
       source: "",
     });
     await untilActive(rule.id);
+    await untilQuiet(server.id);
     await eventually(async () => mine.events.some((ev) => ev.entityId === rule.id && ev.action === "update") || null);
-    await eventually(async () => theirs.errors.length > 0 || null);
-    expect(JSON.stringify(theirs.errors[0])).toMatch(/NOT_FOUND|Server not found/);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(theirs.events).toEqual([]);
-    expect(theirAll.events).toEqual([]);
+    // The other user's live feed works: a change on their own server reaches it. It was
+    // committed after every change above, so by the time it arrives any of those that leaked
+    // to them would have arrived first.
+    const { id: theirServer } = await otherApi.servers.create({ name: "theirs", host: "192.0.2.50", sshPort: 22, sshUser: "root" });
+    await eventually(async () => theirAll.events.some((ev) => ev.serverId === theirServer) || null);
+    expect(theirAll.events.filter((ev) => ev.serverId !== theirServer)).toEqual([]);
+    expect(theirAll.errors).toEqual([]);
+    expect(mine.errors).toEqual([]);
     expect(mine.starts).toHaveLength(1);
     expect(mine.events.every((ev) => ev.serverId === server.id)).toBe(true);
     expect(Object.keys(mine.events[0]!).sort()).toEqual(["action", "entity", "entityId", "id", "serverId"]);
@@ -95,8 +127,8 @@ describe("live events", () => {
   it("resumes across a web restart: every event exactly once, in order", async () => {
     const server = await e.addServer("live-resume");
     const sub = subscribe({ token, serverId: server.id });
-    await new Promise((r) => setTimeout(r, 300));
-    const start = (await e.db.changeEvent.findFirst({ orderBy: { id: "desc" } }))?.id ?? 0n;
+    await untilStarted(sub);
+    const start = BigInt(sub.starts[0]!);
 
     // Hold the second rule's command so events keep coming while the web server is down.
     const hold = gate();
@@ -136,21 +168,23 @@ describe("live events", () => {
     hold.open();
     await untilActive(second.id);
     await untilActive(third.id);
+    await untilQuiet(server.id);
     web = await startTestWebOn(port);
 
+    // The marker is the server's last change: when it has arrived, so has everything else.
+    await marker(sub, server.id);
     const expected = await e.db.changeEvent.findMany({ where: { serverId: server.id, id: { gt: start } }, orderBy: { id: "asc" } });
-    await eventually(async () => sub.events.length >= expected.length || null, 20_000);
-    await new Promise((r) => setTimeout(r, 300)); // nothing extra trickles in
     const got = sub.events.map((ev) => ev.id);
     expect(new Set(got).size).toBe(got.length); // no duplicate
     expect(got).toEqual(expected.map((row) => String(row.id))); // no gap, commit order
+    expect(sub.errors).toEqual([]);
     sub.close();
   });
 
   it("resumes from its start point when the connection drops before any event arrived", async () => {
     const server = await e.addServer("live-early-drop");
     const sub = subscribe({ token, serverId: server.id });
-    await eventually(async () => sub.starts.length === 1 || null);
+    await untilStarted(sub);
     await web.close();
     const rule = await e.api.firewall.create({
       serverId: server.id,
@@ -161,14 +195,16 @@ describe("live events", () => {
       source: "",
     });
     await untilActive(rule.id);
+    await untilQuiet(server.id);
     web = await startTestWebOn(port);
+    await marker(sub, server.id);
     const expected = await e.db.changeEvent.findMany({
       where: { serverId: server.id, id: { gt: BigInt(sub.starts[0]!) } },
       orderBy: { id: "asc" },
     });
-    expect(expected.length).toBeGreaterThan(0);
-    await eventually(async () => sub.events.length >= expected.length || null, 20_000);
+    expect(expected.some((row) => row.entityId === rule.id)).toBe(true); // the rule's events came while it was away
     expect(sub.events.map((ev) => ev.id)).toEqual(expected.map((row) => String(row.id)));
+    expect(sub.errors).toEqual([]);
     sub.close();
   });
 
