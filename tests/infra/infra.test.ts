@@ -49,12 +49,18 @@ describe("postgres from the global setup", () => {
     expect(left).toEqual([]);
   });
 
-  it("drop() succeeds while a connection is still open", async () => {
+  it("drop() succeeds while a connection is still open: the database is gone and the connection ended", async () => {
     const db: TestDatabase = await createTestDatabase();
     const leaked = new pg.Client({ connectionString: db.url });
-    leaked.on("error", () => undefined); // it gets terminated by drop ... with (force)
+    const errors: Error[] = [];
+    leaked.on("error", (err) => errors.push(err)); // it gets terminated by drop ... with (force)
     await leaked.connect();
+    expect(await leaked.query("select 1 as one").then((r) => r.rows)).toEqual([{ one: 1 }]);
     await db.drop();
+    const left = await query(inject("pgAdminUrl"), "select datname from pg_database where datname = $1", [db.name]);
+    expect(left).toEqual([]);
+    // The server closed the leaked connection: it can no longer be used.
+    await expect(leaked.query("select 1")).rejects.toThrow();
     await leaked.end().catch(() => undefined);
   });
 });
