@@ -131,8 +131,8 @@ describe("real sshd", () => {
     const other = await connect(target);
     const token = `sleep 29.${randomBytes(3).readUIntBE(0, 3)}`;
     const p = other.exec(token).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(pids(token).length).toBeGreaterThan(0);
+    // Running on the server before the connection goes (polled: it takes a moment to start).
+    await expect.poll(() => pids(token).length, { timeout: 5000, interval: 50 }).toBeGreaterThan(0);
     other.close();
     expect(await p).toMatchObject({ kind: "dropped" });
     await waitUntilGone(token);
@@ -140,12 +140,17 @@ describe("real sshd", () => {
 
   it("without the lifeline a timed-out command keeps running (why the lifeline exists)", async () => {
     const token = `sleep 29.${randomBytes(3).readUIntBE(0, 3)}`;
+    const refusals = () => sshd.log().split("session signalling requires privilege separation").length - 1;
+    const before = refusals();
     await expect(c.exec(token, { timeoutMs: 200, killGraceMs: 100, lifeline: false })).rejects.toMatchObject({ kind: "command_timeout" });
-    await new Promise((r) => setTimeout(r, 500));
+    // sshd has refused both signals (TERM, then KILL after the grace) ...
+    await expect.poll(refusals, { timeout: 5000, interval: 50 }).toBe(before + 2);
+    // ... and the channel close that followed them: a command on the same connection is
+    // handled after it.
+    expect((await c.exec("echo after")).stdout).toBe("after\n");
     const left = pids(token);
     expect(left.length).toBe(1);
     for (const pid of left) process.kill(pid, "SIGKILL"); // the sleep this test started
-    expect(sshd.log()).toContain("session signalling requires privilege separation");
   });
 
   it("many commands in parallel over one connection", async () => {
