@@ -197,10 +197,10 @@ export class SshConnection {
     };
     const lifeline = opts.lifeline ?? true;
     const wire = wireCommand(command, { lifeline, sudo: this.sudo });
-    if (Buffer.byteLength(wire) > MAX_COMMAND_BYTES) {
-      return Promise.reject(
-        new Error(`Command is ${Buffer.byteLength(wire)} bytes on the wire, over the 128 KiB limit; upload large content as a file`),
-      );
+    // Through sudo the command arrives on stdin, but the server still passes it on as one argument.
+    const bytes = Math.max(Buffer.byteLength(wire.command), Buffer.byteLength(wire.stdin ?? ""));
+    if (bytes > MAX_COMMAND_BYTES) {
+      return Promise.reject(new Error(`Command is ${bytes} bytes on the wire, over the 128 KiB limit; upload large content as a file`));
     }
     const started = performance.now();
     const out = new OutputCollector("stdout", opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT, redact, opts.onOutput);
@@ -254,10 +254,12 @@ export class SshConnection {
       }
 
       try {
-        this.#client.exec(wire, (openErr, ch) => {
+        this.#client.exec(wire.command, (openErr, ch) => {
           if (openErr) return finish(classifySshError(openErr, ctx));
           channel = ch;
           ch.on("error", () => {}); // e.g. a control line written as the channel closes
+          // Before anything else goes to stdin (a TERM from an abort while the channel opened).
+          if (wire.stdin !== undefined) ch.write(wire.stdin);
           if (settled) return stopRemote(); // aborted/timed out while the channel was opening
           ch.on("data", (b: Buffer) => out.push(b));
           ch.stderr.on("data", (b: Buffer) => err.push(b));

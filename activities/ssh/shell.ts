@@ -284,7 +284,7 @@ const LIFELINE = [
 
 /** Wrap shell text so it can be stopped by writing "TERM\n"/"KILL\n" to stdin or closing the channel. */
 export function withLifeline(command: string): string {
-  return wireCommand(command, { lifeline: true, sudo: false });
+  return wireCommand(command, { lifeline: true, sudo: false }).command;
 }
 
 // ---------------------------------------------------------------------------
@@ -293,11 +293,17 @@ export function withLifeline(command: string): string {
 // password on (a prompt would hang until the timeout), so sudo must allow the user without one
 // (NOPASSWD) or fail at once with "sudo: a password is required" (client.ts turns that into an
 // error saying how to fix it). sudo goes around the WHOLE command, lifeline included: the
-// watcher then runs as root and can signal the root processes it started, and the command
-// still gets the channel's stdin (sudo only adds a terminal when it runs in one, and an SSH
-// exec has none). It replaces the first `bash` of the root form, so a command is quoted once
-// either way (nesting `bash -c` in `bash -c` would quote it twice and grow every `'` ×4).
+// watcher then runs as root and can signal the root processes it started, and the channel's
+// stdin still reaches it (sudo only adds a terminal when it runs in one; an SSH exec has none).
+//
+// The command itself is NOT in sudo's arguments: sudo logs every command line it runs (syslog:
+// auth.log, the journal), and scripts can hold secrets (a config file's password) that a root
+// login never wrote anywhere. So sudo runs fixed text that reads the command from the channel's
+// stdin up to a NUL byte (commands cannot contain one: see `quote`; bash's `read` takes pipes
+// byte by byte, so not one byte of what follows is consumed), and then carries on exactly as
+// the root form does with that command as $1; the lifeline's control lines follow the NUL.
 const SUDO_BASH = "exec sudo -n -- bash --norc --noprofile -c";
+const READ_COMMAND = `IFS= read -r -d "" c || { echo "brokeforge: no command on stdin" >&2; exit 2; }; set -- "$c"; unset c`;
 
 export interface WireOptions {
   /** Under the lifeline (see above), so the command can be stopped. */
@@ -306,10 +312,20 @@ export interface WireOptions {
   sudo: boolean;
 }
 
-/** The text sent over SSH for shell text `command`: the ONE place the lifeline and sudo go around it. */
-export function wireCommand(command: string, opts: WireOptions): string {
-  const bash = opts.sudo ? SUDO_BASH : BASH;
-  if (opts.lifeline) return `${bash} ${quote(LIFELINE)} brokeforge ${quote(command)}`;
-  // Root without the lifeline: the login shell runs it as it is.
-  return opts.sudo ? `${bash} ${quote(command)}` : command;
+export interface Wire {
+  /** The SSH exec request's command line. */
+  command: string;
+  /** Written to the channel's stdin first, before any lifeline control line. */
+  stdin?: string;
+}
+
+/** What is sent over SSH for shell text `command`: the ONE place the lifeline and sudo go around it. */
+export function wireCommand(command: string, opts: WireOptions): Wire {
+  if (!opts.sudo) {
+    // Root without the lifeline: the login shell runs it as it is.
+    return { command: opts.lifeline ? `${BASH} ${quote(LIFELINE)} brokeforge ${quote(command)}` : command };
+  }
+  if (command.includes("\0")) throw new Error("wireCommand: command contains a NUL byte");
+  const then = opts.lifeline ? LIFELINE : `exec bash --norc --noprofile -c "$1"`;
+  return { command: `${SUDO_BASH} ${quote(`${READ_COMMAND}\n${then}`)} brokeforge`, stdin: `${command}\0` };
 }
