@@ -17,7 +17,13 @@ export function ServerForm(props: {
       <Field label="Host or IP address" name="host" defaultValue={props.defaults?.host} error={e.host} />
       <div className="grid grid-cols-1 gap-4 sm:grid-cols-2">
         <Field label="SSH port" name="sshPort" type="number" defaultValue={props.defaults?.sshPort ?? 22} error={e.sshPort} />
-        <Field label="Login user" name="sshUser" defaultValue={props.defaults?.sshUser ?? "root"} error={e.sshUser} />
+        <Field
+          label="Login user"
+          name="sshUser"
+          defaultValue={props.defaults?.sshUser ?? "root"}
+          error={e.sshUser}
+          hint="root, or a user with passwordless sudo: BrokeForge runs its commands as root through sudo -n."
+        />
       </div>
       <FormError message={props.formError} />
       <div className="flex gap-3">
