@@ -15,15 +15,11 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 
 let e: Engine;
 let web: Awaited<ReturnType<typeof startTestWeb>>;
-let token: string;
-let serverId: string;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   e = await startEngine(); // sets up the test env (database, task queue, secrets) itself
   web = await startTestWeb();
-  token = (await e.api.tokens.create({ name: "ops-cli" })).token;
-  serverId = (await e.addServer("ops-box")).id;
 });
 afterAll(async () => {
   for (const c of children) c.kill("SIGKILL");
@@ -31,14 +27,33 @@ afterAll(async () => {
   await e?.stop();
 });
 
+/**
+ * A user of the test's own with an API token and a server (on the SSH test peer), so tests
+ * share nothing and pass in any order.
+ */
+async function newAccount(label: string) {
+  const { createCaller } = await import("../../trpc/router");
+  const user = await e.db.user.create({
+    data: { email: `${label}-${Math.random().toString(36).slice(2)}@example.com`, passwordHash: "x" },
+  });
+  const api = createCaller({ principal: { user, via: { kind: "session", sessionId: `s-${user.id}` } }, ip: "127.0.0.1" });
+  const { token } = await api.tokens.create({ name: "ops-cli" });
+  // addServer sets it up like a user would (key authorized on the peer, packages installed); then it is handed over.
+  const { id: serverId } = await e.addServer(label);
+  await e.db.server.update({ where: { id: serverId }, data: { userId: user.id } });
+  const env = (extra: Record<string, string | undefined> = {}) => cliEnv(token, extra);
+  return { userId: user.id, api, token, serverId, env };
+}
+type Account = Awaited<ReturnType<typeof newAccount>>;
+
 /** Only what a user's shell would pass: no database URL, no secrets. */
-function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+function cliEnv(token: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" };
   for (const [k, v] of Object.entries({ BROKEFORGE_URL: web.url, BROKEFORGE_TOKEN: token, ...extra })) if (v !== undefined) env[k] = v;
   return env as NodeJS.ProcessEnv; // the app's global types make NODE_ENV required; the CLI doesn't read it
 }
 
-function cli(args: string[], env = cliEnv()): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -52,10 +67,10 @@ function cli(args: string[], env = cliEnv()): Promise<{ code: number; stdout: st
 }
 
 /** `watch …` as a long-running child: its stdout lines parsed as events, its stderr kept. */
-function spawnWatch(args: string[]) {
+function spawnWatch(account: Account, args: string[]) {
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/ops.ts", "watch", ...args], {
     cwd: ROOT,
-    env: cliEnv(),
+    env: account.env(),
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
@@ -90,7 +105,7 @@ function spawnWatch(args: string[]) {
 }
 
 /** An in-test ws subscription to live.server through the client module. */
-function subscribeInTest(serverId: string) {
+function subscribeInTest(token: string, serverId: string) {
   const client = createBrokeForgeClient({ url: web.url, token });
   const events: LiveEvent[] = [];
   const errors: unknown[] = [];
@@ -115,20 +130,20 @@ function subscribeInTest(serverId: string) {
   };
 }
 
-/** ChangeEvent ids after `after`, of one server (or of all the user's servers), in order. */
-const eventIdsOf = async (sid: string | null, after: string) =>
+/** ChangeEvent ids after `after`, of one server (or of all of a user's servers), in order. */
+const eventIdsOf = async (scope: { serverId: string } | { userId: string }, after: string) =>
   (
     await e.db.changeEvent.findMany({
-      where: { ...(sid ? { serverId: sid } : { userId: e.userId }), id: { gt: BigInt(after) } },
+      where: { ...scope, id: { gt: BigInt(after) } },
       orderBy: { id: "asc" },
       select: { id: true },
     })
   ).map((r) => String(r.id));
-const newestEventId = async (sid: string | null) =>
+const newestEventId = async (scope: { serverId: string } | { userId: string }) =>
   String(
     (
       await e.db.changeEvent.findFirst({
-        where: sid ? { serverId: sid } : { userId: e.userId },
+        where: scope,
         orderBy: { id: "desc" },
         select: { id: true },
       })
@@ -136,10 +151,24 @@ const newestEventId = async (sid: string | null) =>
   );
 const touchServer = (sid: string) => e.db.server.update({ where: { id: sid }, data: { updatedAt: new Date() } });
 const after = (ids: string[], start: string) => ids.filter((id) => BigInt(id) > BigInt(start));
+/** Every operation of the server has ended: the engine writes nothing more for it. */
+const untilQuiet = (sid: string) =>
+  eventually(async () => (await e.db.operation.count({ where: { serverId: sid, state: { in: ["queued", "running"] } } })) === 0 || null);
+/**
+ * One more change on the server, and its event id once `watcher` printed it: events come in
+ * commit order, so everything committed before it has been printed by then (instead of a sleep).
+ */
+async function marker(watcher: ReturnType<typeof spawnWatch>, sid: string): Promise<string> {
+  await touchServer(sid);
+  const id = await newestEventId({ serverId: sid });
+  await eventually(async () => watcher.ids().includes(id) || null);
+  return id;
+}
 
 describe("one-shot commands", () => {
   it("servers lists the server as a table, and as JSON with --json", async () => {
-    const table = await cli(["servers"]);
+    const { serverId, env } = await newAccount("ops-box");
+    const table = await cli(["servers"], env());
     expect(table).toMatchObject({ code: 0, stderr: "" });
     const [header, ...rows] = table.stdout.trimEnd().split("\n");
     expect(header).toMatch(/^ID\s+NAME\s+HOST\s+CONNECTION\s+OPERATION$/);
@@ -148,7 +177,7 @@ describe("one-shot commands", () => {
     // Aligned: every column starts at the same offset on every line.
     expect(header!.indexOf("NAME")).toBe(row!.indexOf("ops-box"));
 
-    const json = await cli(["servers", "--json"]);
+    const json = await cli(["servers", "--json"], env());
     expect(json.code).toBe(0);
     const list = JSON.parse(json.stdout) as Array<{
       id: string;
@@ -167,7 +196,11 @@ describe("one-shot commands", () => {
   });
 
   it("firewall add queues a rule that becomes active; ls and operations show it; rm removes it", async () => {
-    const added = await cli(["firewall", "add", serverId, "--name", "web", "--port", "8443", "--protocol", "tcp", "--from", "10.0.0.0/8"]);
+    const { serverId, env } = await newAccount("ops-firewall");
+    const added = await cli(
+      ["firewall", "add", serverId, "--name", "web", "--port", "8443", "--protocol", "tcp", "--from", "10.0.0.0/8"],
+      env(),
+    );
     expect(added).toMatchObject({ code: 0, stderr: "" });
     const [ruleId, status] = added.stdout.trim().split(" ");
     expect(status).toBe("pending");
@@ -177,12 +210,12 @@ describe("one-shot commands", () => {
     });
     expect(rule).toMatchObject({ serverId, name: "web", port: "8443", protocol: "tcp", action: "allow", source: "10.0.0.0/8" });
 
-    const ls = await cli(["firewall", "ls", serverId]);
+    const ls = await cli(["firewall", "ls", serverId], env());
     expect(ls.code).toBe(0);
     expect(ls.stdout).toMatch(new RegExp(`${ruleId}\\s+web\\s+8443\\s+tcp\\s+allow\\s+10\\.0\\.0\\.0/8\\s+active`));
 
     await eventually(async () => (await e.db.operation.findFirst({ where: { resourceId: ruleId, state: "succeeded" } })) ?? null);
-    const ops = await cli(["operations", serverId, "--limit", "5"]);
+    const ops = await cli(["operations", serverId, "--limit", "5"], env());
     expect(ops.code).toBe(0);
     const [header, newest] = ops.stdout.split("\n");
     expect(header).toMatch(/^KIND\s+STATE\s+STEP\s+WHEN\s+WHAT\s+ERROR$/);
@@ -190,80 +223,87 @@ describe("one-shot commands", () => {
       /^firewall_rule\.install\s+succeeded\s+(\d+)\/\1\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+s ago\)\s+Add firewall rule “web” \(allow 8443\/tcp from 10\.0\.0\.0\/8\)$/,
     );
 
-    const rm = await cli(["firewall", "rm", ruleId!]);
+    const rm = await cli(["firewall", "rm", ruleId!], env());
     expect(rm.code).toBe(0);
     expect(rm.stdout).toMatch(new RegExp(`^${ruleId} removing \\(operation \\w+\\)\n$`));
     await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: ruleId } })) === null || null);
     await eventually(
       async () => (await e.db.operation.findFirst({ where: { resourceId: ruleId, action: "remove", state: "succeeded" } })) ?? null,
     );
-    expect((await cli(["firewall", "ls", serverId])).stdout).toBe("No firewall rules.\n");
+    expect((await cli(["firewall", "ls", serverId], env())).stdout).toBe("No firewall rules.\n");
   });
 
   it("every resource kind gets the same commands from its definition: scheduler add, pause, ls", async () => {
-    const added = await cli(["scheduler", "add", serverId, "--name", "backup", "--command", "echo 'hi there'", "--frequency", "daily"]);
+    const { serverId, env } = await newAccount("ops-scheduler");
+    const added = await cli(
+      ["scheduler", "add", serverId, "--name", "backup", "--command", "echo 'hi there'", "--frequency", "daily"],
+      env(),
+    );
     expect(added).toMatchObject({ code: 0, stderr: "" });
     const [taskId] = added.stdout.trim().split(" ");
     await eventually(async () => (await e.db.scheduledTask.findUnique({ where: { id: taskId } }))?.status === "active" || null);
-    const paused = await cli(["scheduler", "pause", taskId!]);
+    const paused = await cli(["scheduler", "pause", taskId!], env());
     expect(paused.stdout).toMatch(new RegExp(`^${taskId} pause queued \\(operation \\w+\\)\n$`));
     await eventually(async () => (await e.db.scheduledTask.findUnique({ where: { id: taskId } }))?.status === "paused" || null);
-    const ls = await cli(["scheduler", "ls", serverId]);
+    const ls = await cli(["scheduler", "ls", serverId], env());
     expect(ls.stdout).toMatch(new RegExp(`${taskId}\\s+backup\\s+root\\s+daily\\s+0 0 \\* \\* \\*\\s+echo 'hi there'\\s+paused`));
-    expect((await cli(["scheduler", "restart", taskId!])).code).toBe(2); // not an action of this kind
+    expect((await cli(["scheduler", "restart", taskId!], env())).code).toBe(2); // not an action of this kind
   });
 
   it("a bad port prints the field error and exits 1, creating nothing", async () => {
-    const before = await e.db.firewallRule.count({ where: { serverId } });
-    const bad = await cli(["firewall", "add", serverId, "--name", "x", "--port", "70000"]);
+    const { serverId, env } = await newAccount("ops-bad-port");
+    const bad = await cli(["firewall", "add", serverId, "--name", "x", "--port", "70000"], env());
     expect(bad.code).toBe(1);
     expect(bad.stdout).toBe("");
     expect(bad.stderr).toContain("error: invalid input");
     expect(bad.stderr).toContain("--port (port): Ports must be between 1 and 65535");
 
     // Every bad field at once, one line each.
-    const several = await cli(["firewall", "add", serverId, "--port", "80", "--protocol", "sctp", "--from", "nope"]);
+    const several = await cli(["firewall", "add", serverId, "--port", "80", "--protocol", "sctp", "--from", "nope"], env());
     expect(several.code).toBe(1);
     expect(several.stderr).toMatch(/^ {2}--name \(name\): Name is required$/m);
     expect(several.stderr).toMatch(/^ {2}--protocol \(protocol\): Choose TCP, UDP or any$/m);
     expect(several.stderr).toMatch(/^ {2}--from \(source\): Enter an IPv4 or IPv6 address/m);
     expect(several.stderr).not.toMatch(/--port/);
-    expect(await e.db.firewallRule.count({ where: { serverId } })).toBe(before);
+    expect(await e.db.firewallRule.count({ where: { serverId } })).toBe(0);
   });
 
   it("without BROKEFORGE_TOKEN it says so and fails; a wrong token is rejected; bad usage exits 2", async () => {
-    const missing = await cli(["servers"], cliEnv({ BROKEFORGE_TOKEN: undefined }));
+    const { env } = await newAccount("ops-usage");
+    const missing = await cli(["servers"], env({ BROKEFORGE_TOKEN: undefined }));
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/BROKEFORGE_TOKEN is not set/);
-    const wrong = await cli(["servers"], cliEnv({ BROKEFORGE_TOKEN: "bf_not-a-token" }));
+    const wrong = await cli(["servers"], env({ BROKEFORGE_TOKEN: "bf_not-a-token" }));
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/rejected BROKEFORGE_TOKEN/);
-    const unknown = await cli(["frobnicate"]);
+    const unknown = await cli(["frobnicate"], env());
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command: frobnicate[\s\S]*Usage:/);
-    expect((await cli(["firewall", "add"])).code).toBe(2);
-    expect((await cli(["servers", "--bogus"])).code).toBe(2);
-    const help = await cli(["help"], cliEnv({ BROKEFORGE_TOKEN: undefined }));
+    expect((await cli(["firewall", "add"], env())).code).toBe(2);
+    expect((await cli(["servers", "--bogus"], env())).code).toBe(2);
+    const help = await cli(["help"], env({ BROKEFORGE_TOKEN: undefined }));
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/firewall add <serverId> --name … --port … --protocol … --action … --from …/);
     expect(help.stdout).toMatch(/scheduler pause\|resume|scheduler retry\|pause\|resume <id>/);
   });
 
   it("watch on a server the token's user doesn't own fails with NOT_FOUND", async () => {
-    const w = spawnWatch(["no-such-server"]);
+    const mine = await newAccount("ops-watch-owner");
+    const other = await newAccount("ops-watch-other");
+    const w = spawnWatch(other, [mine.serverId]);
     expect(await w.exited).toEqual({ code: 1, signal: null });
     expect(w.stderr()).toMatch(/Server not found \(NOT_FOUND\)/);
   });
 });
 
 describe("watch", () => {
-  let start: string;
-  let lifecycle: string[];
-  let ruleId: string;
-
   it("prints the same events, in the same order, as an in-test ws subscription, and exits 0 on SIGTERM", async () => {
-    const watcher = spawnWatch([serverId]);
-    const inTest = subscribeInTest(serverId);
+    const account = await newAccount("ops-watch");
+    const { serverId } = account;
+    await untilQuiet(serverId);
+    const watcher = spawnWatch(account, [serverId]);
+    const inTest = subscribeInTest(account.token, serverId);
+    let start: string;
     try {
       await watcher.untilStderr(/watch: subscribed to server/);
       await eventually(async () => inTest.started() || null);
@@ -274,17 +314,18 @@ describe("watch", () => {
         return (watcher.lines.length > 0 && inTest.events.length > 0) || null;
       });
       start = await eventually(async () => {
-        const newest = await newestEventId(serverId);
+        const newest = await newestEventId({ serverId });
         return watcher.ids().at(-1) === newest && inTest.ids().at(-1) === newest ? newest : null;
       });
 
-      const added = await cli(["firewall", "add", serverId, "--name", "live", "--port", "9443"]);
+      const added = await cli(["firewall", "add", serverId, "--name", "live", "--port", "9443"], account.env());
       expect(added.code).toBe(0);
-      ruleId = added.stdout.split(" ")[0]!;
+      const ruleId = added.stdout.split(" ")[0]!;
       await eventually(async () => (await e.db.operation.findFirst({ where: { resourceId: ruleId, state: "succeeded" } })) ?? null);
       expect((await e.db.firewallRule.findUniqueOrThrow({ where: { id: ruleId } })).status).toBe("active");
-      lifecycle = await eventually(async () => {
-        const rows = await eventIdsOf(serverId, start);
+      await untilQuiet(serverId);
+      const lifecycle = await eventually(async () => {
+        const rows = await eventIdsOf({ serverId }, start);
         return rows.length > 0 && after(watcher.ids(), start).length === rows.length && after(inTest.ids(), start).length === rows.length
           ? rows
           : null;
@@ -314,20 +355,31 @@ describe("watch", () => {
   });
 
   it("watch --since <id> replays exactly the events after that id", async () => {
-    const since = lifecycle[0]!; // the rule's insert: replay the rest of its lifecycle
-    const expected = await eventIdsOf(serverId, since);
-    expect(expected).toEqual(lifecycle.slice(1));
-    const watcher = spawnWatch([serverId, "--since", since]);
+    const account = await newAccount("ops-since");
+    const { serverId } = account;
+    const rule = await account.api.firewall.create({ serverId, name: "since", port: "9444", protocol: "tcp", action: "allow", source: "" });
+    await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: rule.id } }))?.status === "active" || null);
+    await untilQuiet(serverId);
+    // The rule's insert: replay the rest of its lifecycle.
+    const { id: since } = await e.db.changeEvent.findFirstOrThrow({ where: { entityId: rule.id, action: "insert" } });
+    const expected = await eventIdsOf({ serverId }, String(since));
+    expect(expected.length).toBeGreaterThanOrEqual(2); // installing, active, and the operation's
+
+    const watcher = spawnWatch(account, [serverId, "--since", String(since)]);
     await watcher.untilStderr(new RegExp(`replaying after event ${since}`));
     await eventually(async () => watcher.lines.length >= expected.length || null);
-    await new Promise((r) => setTimeout(r, 500)); // nothing more may follow
-    expect(watcher.ids()).toEqual(expected);
+    // Nothing else is printed before the next change.
+    const next = await marker(watcher, serverId);
+    expect(watcher.ids()).toEqual([...expected, next]);
     expect(await watcher.stop("SIGINT")).toEqual({ code: 0, signal: null });
   });
 
   it("watch (all servers) with --since, then keeps going across a web server restart without a gap", async () => {
-    const since = await newestEventId(null);
-    const watcher = spawnWatch(["--since", since]);
+    const account = await newAccount("ops-all");
+    const { serverId, userId } = account;
+    await untilQuiet(serverId);
+    const since = await newestEventId({ userId });
+    const watcher = spawnWatch(account, ["--since", since]);
     await watcher.untilStderr(/watch: subscribed to all servers/);
     await touchServer(serverId);
     await eventually(async () => watcher.lines.length === 1 || null);
@@ -342,13 +394,13 @@ describe("watch", () => {
     web = await startWebServer({ port: Number(port) });
 
     await watcher.untilStderr(/reconnected, resuming after event \d+/);
-    expect(await eventIdsOf(null, since)).toHaveLength(3);
+    expect(await eventIdsOf({ userId }, since)).toHaveLength(3);
     await eventually(async () => watcher.lines.length >= 3 || null);
-    await touchServer(serverId); // and live events flow again
-    await eventually(async () => watcher.lines.length >= 4 || null);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(watcher.ids()).toEqual(await eventIdsOf(null, since));
-    expect(watcher.lines).toHaveLength(4);
+    // Live events flow again; when this one is printed, every earlier one has been.
+    const next = await marker(watcher, serverId);
+    expect(watcher.ids()).toEqual(await eventIdsOf({ userId }, since));
+    expect(watcher.ids()).toHaveLength(4);
+    expect(watcher.ids().at(-1)).toBe(next);
     expect(await watcher.stop()).toEqual({ code: 0, signal: null });
   });
 });
