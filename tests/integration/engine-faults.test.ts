@@ -1,10 +1,14 @@
 // What the operation engine does when things go wrong: dropped SSH connections, commands that
 // keep failing, a key the server no longer accepts, a user cancelling queued or running work,
 // and the everyday status round trips (pause/resume, restart, retry) with the retry rate limit.
-// Real engine: Postgres, the Temporal dev server, an in-process worker, the SSH test peer.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { maxOverlap, type PeerHandler } from "../fixtures/ssh-peer";
-import { eventually, gate, startEngine, type Engine } from "../setup/engine";
+// Real engine: Postgres, the Temporal dev server, an in-process worker, and the SSH test peer,
+// whose fake servers really run every command (tests/fixtures/ssh-peer/). Faults are real: a
+// stub tool on the server that fails, is held, or hangs until it is stopped; the tests check
+// what happened on the server (its stub tools' calls and state), not the commands' text.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FakeServer } from "../fixtures/ssh-peer";
+import { stubFault } from "../fixtures/stub-tools";
+import { eventually, startEngine, type Engine } from "../setup/engine";
 import { activityRuns } from "../setup/history";
 import { installTransitionLog } from "../setup/transitions";
 
@@ -18,17 +22,22 @@ beforeAll(async () => {
 afterAll(async () => {
   await e?.stop();
 });
-beforeEach(() => e.peer.script(() => undefined));
 
 // Firewall rules are the simplest resource: one milestone, one command. Each rule gets its own
-// port, so a peer handler can pick out its command before the test even knows the rule's id.
+// port, so a fault can be planted for its ufw call before the test even knows the rule's id.
 let nextPort = 20_000;
 async function createRule(serverId: string) {
   const port = String(nextPort++);
   const row = await e.api.firewall.create({ serverId, name: `rule ${port}`, port, protocol: "tcp", action: "allow", source: "" });
   return { ...row, port };
 }
-const isRuleCommand = (port: string) => (cmd: string) => cmd.startsWith("ufw ") && cmd.includes(` port ${port} `);
+/** What a rule's ufw call contains: the port it is for (and nothing else has it). */
+const portArgs = (port: string) => ` port ${port} `;
+/** The server's ufw calls for `port` (adds and deletes). */
+const ufwCallsFor = (server: FakeServer, port: string) => server.calls("ufw").filter((c) => ` ${c.join(" ")} `.includes(portArgs(port)));
+/** The rule as the server's ufw keeps it, or undefined. */
+const ufwRuleOf = (server: FakeServer, id: string) =>
+  (server.stubState("ufw-rules") ?? "").split("\n").find((l) => l.endsWith(` comment brokeforge:${id}`));
 const ruleOf = (id: string) => e.db.firewallRule.findUnique({ where: { id } });
 const untilRule = (id: string, status: string | null, timeoutMs?: number) =>
   eventually(async () => ((await ruleOf(id))?.status ?? null) === status || null, timeoutMs);
@@ -39,8 +48,6 @@ const untilOperation = (id: string, states: string[], timeoutMs?: number) =>
     const op = await e.db.operation.findUniqueOrThrow({ where: { id } });
     return states.includes(op.state) ? op : null;
   }, timeoutMs);
-/** How many times the peer ran a command (script steps counted one each). */
-const runsOf = (serverId: string, match: (cmd: string) => boolean) => e.peer.commands(serverId).filter(match).length;
 async function publicKeyOf(serverId: string) {
   const credential = await e.db.serverCredential.findFirstOrThrow({ where: { serverId, kind: "root" } });
   return credential.publicKey;
@@ -51,30 +58,30 @@ async function untilHeartbeat(workflowId: string) {
   const handle = (await temporalClient()).workflow.getHandle(workflowId);
   await eventually(async () => (await handle.describe()).raw.pendingActivities?.some((a) => a.lastHeartbeatTime) || null);
 }
-/** Holds every command `match` accepts until the returned gate opens. */
-function holdWhile(match: (cmd: string) => boolean) {
-  const hold = gate();
-  const handler: PeerHandler = async (cmd) => {
-    if (match(cmd)) await hold.opened;
-    return undefined;
-  };
-  return { ...hold, handler };
+async function newServer() {
+  const { id } = await e.addServer();
+  return { serverId: id, server: await e.peer.server(id) };
 }
 
 describe("transport and command faults", () => {
-  it("retries a milestone whose SSH connection dropped mid-command, and the resource ends active", async () => {
-    const { id: serverId } = await e.addServer();
-    const port = String(nextPort); // the port createRule will use
-    let runs = 0;
-    // First run: some output, then the TCP connection is cut under the client. Then: success.
-    e.peer.script((cmd) => (isRuleCommand(port)(cmd) && ++runs === 1 ? { delayMs: 200, stdout: "partial\n", drop: true } : undefined));
+  it("a connection dropped mid-milestone: the retry attaches to the run still going on the server, which runs once, and the resource ends active", async () => {
+    const { serverId, server } = await newServer();
+    const port = String(nextPort);
+    const hold = server.hold("ufw", portArgs(port));
     const rule = await createRule(serverId);
-    expect(rule.port).toBe(port);
+    await hold.held();
+    const dropped = e.peer.execsFor(serverId).at(-1)!;
+    // The worker's SSH connection is cut while the rule's command runs on the server.
+    e.peer.dropAll(serverId);
+    // Temporal retries the milestone: a new exec, attaching to the run (detached, same name).
+    await eventually(async () => e.peer.execsFor(serverId).some((x) => x.startedAt > dropped.startedAt && x.outcome === "running") || null);
+    hold.open();
 
     await untilRule(rule.id, "active");
     const op = await untilOperation((await operationOf(rule.id)).id, ["succeeded"]);
-    expect(runsOf(serverId, isRuleCommand(port))).toBe(2);
-    expect(e.peer.execsFor(serverId).map((x) => x.outcome)).toEqual(["dropped", "exit"]);
+    expect(dropped.outcome).toBe("dropped");
+    expect(ufwCallsFor(server, port)).toHaveLength(1); // the command ran once, across both attempts
+    expect(ufwRuleOf(server, rule.id)).toBe(`allow proto tcp from any to any port ${port} comment brokeforge:${rule.id}`);
     // A transport fault is retried by Temporal but is not one of the 3 allowed command failures.
     const [milestone] = await e.db.operationMilestone.findMany({ where: { operationId: op.id } });
     expect(milestone).toMatchObject({ state: "succeeded", attempts: 2, failures: 0 });
@@ -82,14 +89,19 @@ describe("transport and command faults", () => {
   });
 
   it("fails a command that fails every time after exactly 3 runs, with its error text (and Temporal agrees)", async () => {
-    const { id: serverId } = await e.addServer();
+    const { serverId, server } = await newServer();
     const port = String(nextPort);
-    e.peer.script((cmd) => (isRuleCommand(port)(cmd) ? { exitCode: 4, stderr: "ERROR: Could not load rules\n" } : undefined));
+    server.fault(
+      "ufw",
+      "broken",
+      stubFault.fail({ tool: "ufw", name: "broken", match: portArgs(port), exitCode: 4, stderr: "ERROR: Could not load rules\n" }),
+    );
     const rule = await createRule(serverId);
 
     await untilRule(rule.id, "failed");
     const op = await untilOperation((await operationOf(rule.id)).id, ["failed"]);
-    expect(runsOf(serverId, isRuleCommand(port))).toBe(3);
+    expect(ufwCallsFor(server, port)).toHaveLength(3);
+    expect(ufwRuleOf(server, rule.id)).toBeUndefined();
     const row = await ruleOf(rule.id);
     expect(row!.errorLog).toContain("ERROR: Could not load rules");
     expect(row!.errorLog).toContain("failed 3 times");
@@ -102,7 +114,7 @@ describe("transport and command faults", () => {
   });
 
   it("fails at once with 'Authentication failed' when the server no longer accepts the key: one attempt, no retries", async () => {
-    const { id: serverId } = await e.addServer();
+    const { serverId } = await newServer();
     e.peer.revoke(await publicKeyOf(serverId));
     const rule = await createRule(serverId);
 
@@ -118,11 +130,10 @@ describe("transport and command faults", () => {
 
 describe("cancellation", () => {
   it("a cancelled queued create never runs and its resource disappears", async () => {
-    const { id: serverId } = await e.addServer();
-    const first = holdWhile(isRuleCommand(String(nextPort)));
-    e.peer.script(first.handler);
+    const { serverId, server } = await newServer();
+    const first = server.hold("ufw", portArgs(String(nextPort)));
     const running = await createRule(serverId);
-    await untilRule(running.id, "installing");
+    await first.held();
     const queued = await createRule(serverId);
     const queuedOp = await operationOf(queued.id);
     expect(queuedOp.state).toBe("queued");
@@ -132,17 +143,16 @@ describe("cancellation", () => {
     await untilRule(running.id, "active");
     await untilRule(queued.id, null); // deleted: it was only ever pending
     expect((await untilOperation(queuedOp.id, ["cancelled"])).errorLog).toMatch(/Cancelled/);
-    expect(runsOf(serverId, isRuleCommand(queued.port))).toBe(0);
+    expect(ufwCallsFor(server, queued.port)).toEqual([]);
     expect(await transitions.pathOf(queued.id)).toEqual(["pending", null]);
   });
 
   it("cancelling a queued operation takes effect at once, not when the running one finishes", async () => {
-    const { id: serverId } = await e.addServer();
-    const first = holdWhile(isRuleCommand(String(nextPort)));
-    e.peer.script(first.handler);
+    const { serverId, server } = await newServer();
+    const first = server.hold("ufw", portArgs(String(nextPort)));
     try {
       const running = await createRule(serverId);
-      await untilRule(running.id, "installing");
+      await first.held();
       const queued = await createRule(serverId);
       const queuedOp = await operationOf(queued.id);
 
@@ -160,22 +170,24 @@ describe("cancellation", () => {
   });
 
   it("a cancelled queued removal or retry puts the status back to what it was, and never runs", async () => {
-    const { id: serverId } = await e.addServer();
+    const { serverId, server } = await newServer();
     // One active rule and one failed rule to act on.
     const active = await createRule(serverId);
     await untilRule(active.id, "active");
-    const failing = isRuleCommand(String(nextPort));
-    e.peer.script((cmd) => (failing(cmd) ? { exitCode: 1, stderr: "boom\n" } : undefined));
+    server.fault(
+      "ufw",
+      "boom",
+      stubFault.fail({ tool: "ufw", name: "boom", match: portArgs(String(nextPort)), exitCode: 1, stderr: "boom\n" }),
+    );
     const failed = await createRule(serverId);
     await untilRule(failed.id, "failed");
     const failedError = (await ruleOf(failed.id))!.errorLog;
-    const runsBefore = e.peer.commands(serverId).length;
+    const callsBefore = server.calls().length;
 
     // Keep the server busy so both actions stay queued.
-    const blocker = holdWhile(isRuleCommand(String(nextPort)));
-    e.peer.script(blocker.handler);
+    const blocker = server.hold("ufw", portArgs(String(nextPort)));
     const busy = await createRule(serverId);
-    await untilRule(busy.id, "installing");
+    await blocker.held();
     await e.api.firewall.remove({ id: active.id });
     await e.api.firewall.retry({ id: failed.id });
     expect((await ruleOf(active.id))!.status).toBe("removing");
@@ -192,20 +204,25 @@ describe("cancellation", () => {
     expect(await transitions.pathOf(active.id)).toEqual(["pending", "installing", "active", "removing", "active"]);
     expect(await transitions.pathOf(failed.id)).toEqual(["pending", "installing", "failed", "pending", "failed"]);
     expect((await ruleOf(failed.id))!.errorLog).toBe(failedError); // the last real error stays readable
-    // Only the blocker's command ran since: neither cancelled action reached the server.
-    expect(e.peer.commands(serverId).slice(runsBefore)).toEqual([expect.stringContaining(` port ${busy.port} `)]);
+    // Only the blocker's command ran since: neither cancelled action reached the server, whose
+    // rules are the active one and the blocker's.
+    expect(server.calls().slice(callsBefore)).toEqual([
+      ["ufw", "allow", "proto", "tcp", "from", "any", "to", "any", "port", busy.port, "comment", `brokeforge:${busy.id}`],
+    ]);
+    expect(ufwRuleOf(server, active.id)).toBeDefined();
+    expect(ufwRuleOf(server, failed.id)).toBeUndefined();
   });
 
-  it("a cancelled running operation stops its remote command, ends cancelled/failed, and only then the next one runs", async () => {
-    const { id: serverId } = await e.addServer();
+  it("a cancelled running operation stops its command on the server, ends cancelled/failed, and only then the next one runs", async () => {
+    const { serverId, server } = await newServer();
     // A server that has run an operation before (host key pinned, SSH connection pooled).
     const earlier = await createRule(serverId);
     await untilRule(earlier.id, "active");
     const hangPort = String(nextPort);
-    e.peer.script((cmd) => (isRuleCommand(hangPort)(cmd) ? { hang: true } : undefined));
+    const hang = server.hang("ufw", portArgs(hangPort));
     const hung = await createRule(serverId);
     const next = await createRule(serverId);
-    const hungExec = await e.peer.waitForExec((x) => x.serverKey === serverId && x.command.includes(` port ${hangPort} `), 30_000);
+    await hang.held();
     const hungOp = await operationOf(hung.id);
     expect(hungOp.state).toBe("running");
     // Cancel once the milestone has heartbeated, like a user giving up on a slow command
@@ -218,42 +235,46 @@ describe("cancellation", () => {
     expect((await ruleOf(hung.id))!.errorLog).toContain("Cancelled");
     await untilRule(next.id, "active");
 
-    // The remote command was stopped (TERM on the lifeline, or its channel closed), it did not
-    // finish by itself — and that happened BEFORE the server's next operation ran.
-    expect(hungExec.outcome, "the cancelled command was still running on the server when the next operation ran").toMatch(
-      /^(signal|closed)$/,
-    );
-    const nextExec = e.peer.execsFor(serverId).find((x) => x.command.includes(` port ${next.port} `))!;
-    expect(nextExec.startedAt).toBeGreaterThanOrEqual(hungExec.endedAt!);
-    expect(maxOverlap(e.peer.execsFor(serverId))).toBe(1);
+    // The command was stopped on the server (it did not finish by itself: it never would), and
+    // that happened BEFORE the server's next operation ran its command.
+    const stoppedAt = hang.stopped();
+    expect(stoppedAt, "the cancelled command was never stopped on the server").not.toBeNull();
+    const [nextCall] = server.timedCalls("ufw").filter((c) => ` ${c.argv.join(" ")} `.includes(portArgs(next.port)));
+    expect(nextCall!.at > stoppedAt!, "the next operation's command ran while the cancelled one still ran").toBe(true);
+    expect(ufwRuleOf(server, hung.id)).toBeUndefined();
   });
 });
 
 describe("status round trips", () => {
-  it("pauses and resumes a scheduled task: active → paused → active", async () => {
-    const { id: serverId } = await e.addServer();
+  const crontabLineOf = (server: FakeServer, id: string) =>
+    (server.read("/var/spool/cron/crontabs/root") ?? "").split("\n").find((l) => l.endsWith(` # brokeforge:task:${id}`));
+
+  it("pauses and resumes a scheduled task: active → paused → active, its crontab line gone and back", async () => {
+    const { serverId, server } = await newServer();
     const task = await e.api.scheduler.create({ serverId, name: "backup", command: "echo backup", user: "root", frequency: "daily" });
     const statusOf = async () => (await e.db.scheduledTask.findUnique({ where: { id: task.id } }))?.status;
     await eventually(async () => (await statusOf()) === "active");
+    const line = crontabLineOf(server, task.id);
+    expect(line).toMatch(/^0 0 \* \* \* \/bin\/sh /);
 
     expect((await e.api.scheduler.pause({ id: task.id })).id).toBe(task.id);
     await eventually(async () => (await statusOf()) === "paused");
+    expect(crontabLineOf(server, task.id)).toBeUndefined(); // no longer runs...
+    expect(server.read(`/opt/brokeforge/scheduler/tasks/${task.id}.sh`)).toContain("\necho backup\n"); // ...but is kept
     await e.api.scheduler.resume({ id: task.id });
     await eventually(async () => (await statusOf()) === "active");
+    expect(crontabLineOf(server, task.id)).toBe(line);
 
     expect(await transitions.pathOf(task.id)).toEqual(["pending", "installing", "active", "updating", "paused", "updating", "active"]);
-    const milestones = e.peer.execsFor(serverId).map((x) => x.steps!.map((s) => s.label));
-    expect(milestones[1]).toEqual(["Removing the crontab entry"]); // pause: the crontab line only
-    expect(milestones[2]).toContain("Adding the crontab entry"); // resume: installed again
   });
 
-  it("restarts a supervisor program: active → updating → active", async () => {
-    const { id: serverId } = await e.addServer();
+  it("restarts a supervisor program: active → updating while the restart runs on the server → active", async () => {
+    const { serverId, server } = await newServer();
     const program = await e.api.supervisor.create({
       serverId,
       name: "queue",
       command: "php artisan queue:work",
-      directory: "/home/brokeforge",
+      directory: "/srv",
       user: "root",
       numprocs: 1,
       autostart: true,
@@ -261,42 +282,49 @@ describe("status round trips", () => {
     });
     const statusOf = async () => (await e.db.supervisorProgram.findUnique({ where: { id: program.id } }))?.status;
     await eventually(async () => (await statusOf()) === "active");
-    const hold = holdWhile((cmd) => cmd.includes(" restart"));
-    e.peer.script(hold.handler);
+    const group = `brokeforge-${program.id}`;
+    const hold = server.hold("supervisorctl", ` restart ${group}:* `);
 
     await e.api.supervisor.restart({ id: program.id });
-    await eventually(
-      async () => (await statusOf()) === "updating" && e.peer.execsFor(serverId).some((x) => x.command.includes(" restart")),
-    );
-    expect(await statusOf()).toBe("updating"); // while the restart runs
+    await hold.held(); // the restart itself is running on the server now
+    expect(await statusOf()).toBe("updating");
     hold.open();
     await eventually(async () => (await statusOf()) === "active");
 
     expect((await transitions.pathOf(program.id)).slice(-3)).toEqual(["active", "updating", "active"]);
-    expect(
-      e.peer
-        .execsFor(serverId)
-        .at(-1)!
-        .steps!.map((s) => s.label),
-    ).toEqual(["Restarting the program"]);
+    const calls = server.calls("supervisorctl").map((c) => c.slice(1).join(" "));
+    const restart = calls.indexOf(`restart ${group}:*`);
+    expect(restart).toBeGreaterThan(0);
+    expect(calls.slice(restart)).toEqual([`restart ${group}:*`, `status ${group}:*`]); // restarted, then seen RUNNING
   });
 
-  it("retries a failed rule: failed → pending → active", async () => {
-    const { id: serverId } = await e.addServer();
+  it("retries a failed rule: failed → pending (queued) → active, and the server has the rule", async () => {
+    const { serverId, server } = await newServer();
     const port = String(nextPort);
-    let failing = true;
-    e.peer.script((cmd) => (failing && isRuleCommand(port)(cmd) ? { exitCode: 1, stderr: "ERROR: problem running ufw\n" } : undefined));
+    server.fault(
+      "ufw",
+      "problem",
+      stubFault.fail({ tool: "ufw", name: "problem", match: portArgs(port), exitCode: 1, stderr: "ERROR: problem running ufw\n" }),
+    );
     const rule = await createRule(serverId);
     await untilRule(rule.id, "failed");
+    server.unfault("ufw", "problem");
 
-    failing = false;
+    // Another operation holds the server, so the retry waits in the queue where its pending
+    // status can be seen for sure.
+    const blocker = server.hold("ufw", portArgs(String(nextPort)));
+    await createRule(serverId);
+    await blocker.held();
     const retried = await e.api.firewall.retry({ id: rule.id });
-    expect((await ruleOf(rule.id))!.status).toBe("pending"); // at once, before the engine picks it up
+    expect((await ruleOf(rule.id))!.status).toBe("pending");
+    expect((await e.db.operation.findUniqueOrThrow({ where: { id: retried.operationId } })).state).toBe("queued");
+    blocker.open();
     await untilRule(rule.id, "active");
     expect((await ruleOf(rule.id))!.errorLog).toBeNull();
     expect(await transitions.pathOf(rule.id)).toEqual(["pending", "installing", "failed", "pending", "installing", "active"]);
     const op = await e.db.operation.findUniqueOrThrow({ where: { id: retried.operationId } });
     expect(op).toMatchObject({ state: "succeeded", isRetry: true });
+    expect(ufwRuleOf(server, rule.id)).toBe(`allow proto tcp from any to any port ${port} comment brokeforge:${rule.id}`);
   });
 
   it("allows 10 retries a minute per user: the 11th gets TOO_MANY_REQUESTS and changes nothing", async () => {
@@ -329,13 +357,12 @@ describe("status round trips", () => {
     expect((await ruleOf(last.id))!.status).toBe("failed");
     expect(await e.db.operation.count({ where: { resourceId: last.id } })).toBe(1); // nothing was enqueued
     // The other user (the engine's own) is not limited by this one's retries.
-    const { id: serverId } = await e.addServer();
-    const failing = isRuleCommand(String(nextPort));
-    e.peer.script((cmd) => (failing(cmd) ? { exitCode: 1 } : undefined));
-    const mine = await createRule(serverId);
-    await untilRule(mine.id, "failed");
-    e.peer.script(() => undefined);
-    await e.api.firewall.retry({ id: mine.id });
-    await untilRule(mine.id, "active");
+    const { serverId, server: mine } = await newServer();
+    mine.fault("ufw", "once", stubFault.fail({ tool: "ufw", name: "once", match: portArgs(String(nextPort)), exitCode: 1 }));
+    const rule = await createRule(serverId);
+    await untilRule(rule.id, "failed");
+    mine.unfault("ufw", "once");
+    await e.api.firewall.retry({ id: rule.id });
+    await untilRule(rule.id, "active");
   });
 });

@@ -1,5 +1,7 @@
 // Harness for engine tests: an isolated app env, an in-process worker, the ssh2 test peer
-// standing in for any number of servers, and a signed-in user's tRPC caller.
+// standing in for any number of servers (each a fake server that really runs what it gets:
+// tests/fixtures/ssh-peer/; `peer.server(serverId)` reads what it ended with), and a
+// signed-in user's tRPC caller.
 import { startSshPeer, type SshPeer } from "../fixtures/ssh-peer";
 import { eventually, setupTestEnv, startTestWorker, teardownTestEnv, type TestEnv } from "./app";
 
@@ -12,10 +14,12 @@ export interface Engine {
   db: ReturnType<typeof import("../../core/db").db>;
   userId: string;
   /**
-   * Adds a server like a user would, pointing at the peer, its key authorized there. It
-   * starts with `packages` (default: firewall, scheduler and supervisor) already installed,
-   * as a provisioned server would, so resource tests pass the kit's package preconditions;
-   * `packages: []` gives a bare server.
+   * Adds a server like a user would, pointing at the peer, its key authorized there for its
+   * login user (root), which gives it a fake server of its own. It starts with `packages`
+   * (default: firewall, scheduler and supervisor) recorded as installed, as a provisioned
+   * server would, so resource tests pass the kit's package preconditions (the fake server's
+   * stub tools answer whether or not their package was installed on it); `packages: []`
+   * gives a bare server.
    */
   addServer(name?: string, opts?: { packages?: readonly string[] }): Promise<{ id: string }>;
   stop(): Promise<void>;
@@ -39,9 +43,10 @@ export async function startEngine(opts: { worker?: boolean } = {}): Promise<Engi
     db,
     userId: user.id,
     async addServer(name = `server-${++n}`, opts = {}) {
-      const server = await api.servers.create({ name, host: "127.0.0.1", sshPort: peer.port, sshUser: "root" });
+      const sshUser = "root";
+      const server = await api.servers.create({ name, host: "127.0.0.1", sshPort: peer.port, sshUser });
       const credential = await db.serverCredential.findFirstOrThrow({ where: { serverId: server.id, kind: "root" } });
-      peer.authorize(credential.publicKey, server.id);
+      peer.authorize(credential.publicKey, server.id, { username: sshUser });
       const { packageDefinition } = await import("../../catalogue");
       for (const type of opts.packages ?? ["firewall", "scheduler", "supervisor"]) {
         const definition = packageDefinition(type);
