@@ -5,7 +5,7 @@ import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { applyMigrations, createMigration, DEFAULT_MIGRATIONS_DIR, DEFAULT_SCHEMA_PATH, migrationStatus } from "../../prisma/tools/engine";
 
 const adminUrl = process.env.TEST_PG_ADMIN_URL;
@@ -55,12 +55,8 @@ afterAll(async () => {
 });
 
 describe("applyMigrations", () => {
-  let databaseUrl: string;
-  beforeAll(async () => {
-    databaseUrl = await newDatabase();
-  });
-
   it("applies every migration to an empty database and records sha256 checksums", async () => {
+    const databaseUrl = await newDatabase();
     const expected = await migrationDirs(DEFAULT_MIGRATIONS_DIR);
     expect(expected.length).toBeGreaterThan(0);
 
@@ -91,6 +87,8 @@ describe("applyMigrations", () => {
   });
 
   it("is a no-op the second time", async () => {
+    const databaseUrl = await newDatabase();
+    expect((await applyMigrations({ databaseUrl })).applied.length).toBeGreaterThan(0);
     const before = await query(databaseUrl, "SELECT * FROM _prisma_migrations ORDER BY id");
     expect(await applyMigrations({ databaseUrl })).toEqual({ applied: [], edited: [] });
     expect(await query(databaseUrl, "SELECT * FROM _prisma_migrations ORDER BY id")).toEqual(before);
@@ -108,33 +106,35 @@ describe("applyMigrations", () => {
 });
 
 describe("createMigration", () => {
-  let tmp: string;
-  let schemaPath: string;
-  let migrationsDir: string;
-  let databaseUrl: string;
+  const workspaces: string[] = [];
+  afterAll(async () => {
+    for (const dir of workspaces) await rm(dir, { recursive: true, force: true });
+  });
 
-  beforeAll(async () => {
-    // Work on copies: the real schema.prisma and prisma/migrations must not change.
-    tmp = await mkdtemp(path.join(os.tmpdir(), "bf-migrate-test-"));
-    schemaPath = path.join(tmp, "schema.prisma");
-    migrationsDir = path.join(tmp, "migrations");
+  /**
+   * Each test's own copies of the schema and the migrations (the real ones must not change)
+   * and its own "real" database: migrated, with data in it. `changed`: the schema gains a
+   * column the migrations don't have yet.
+   */
+  async function workspace({ changed }: { changed: boolean }) {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), "bf-migrate-test-"));
+    workspaces.push(tmp);
+    const schemaPath = path.join(tmp, "schema.prisma");
+    const migrationsDir = path.join(tmp, "migrations");
     await cp(DEFAULT_MIGRATIONS_DIR, migrationsDir, { recursive: true });
     const schema = await readFile(DEFAULT_SCHEMA_PATH, "utf8");
-    const changed = schema.replace(/(model User \{\n)/, "$1  nickname String?\n");
-    expect(changed).not.toBe(schema);
-    await writeFile(schemaPath, changed);
+    const edited = schema.replace(/(model User \{\n)/, "$1  nickname String?\n");
+    expect(edited).not.toBe(schema);
+    await writeFile(schemaPath, changed ? edited : schema);
 
-    // The "real" database: migrated, with data in it.
-    databaseUrl = await newDatabase();
+    const databaseUrl = await newDatabase();
     await applyMigrations({ databaseUrl, migrationsDir });
     await query(databaseUrl, `INSERT INTO "User" (id, email, "passwordHash") VALUES ('u1', 'keep@example.com', 'x')`);
-  });
-
-  afterAll(async () => {
-    await rm(tmp, { recursive: true, force: true });
-  });
+    return { schemaPath, migrationsDir, databaseUrl };
+  }
 
   it("writes the ALTER for a schema change without touching the real database", async () => {
+    const { schemaPath, migrationsDir, databaseUrl } = await workspace({ changed: true });
     const databasesBefore = await databaseNames();
     const dirsBefore = await migrationDirs(migrationsDir);
 
@@ -160,9 +160,12 @@ describe("createMigration", () => {
     // The new migration applies cleanly on top and keeps the data.
     expect((await applyMigrations({ databaseUrl, migrationsDir })).applied).toEqual([result.name]);
     expect(await query(databaseUrl, `SELECT id, nickname FROM "User"`)).toEqual([{ id: "u1", nickname: null }]);
+    // And then the schema matches the migrations: nothing more to write.
+    expect(await createMigration({ databaseUrl, schemaPath, migrationsDir, name: "again" })).toEqual({ path: null, name: null });
   });
 
   it("writes nothing when the schema matches the migrations", async () => {
+    const { schemaPath, migrationsDir, databaseUrl } = await workspace({ changed: false });
     const dirsBefore = await migrationDirs(migrationsDir);
     expect(await createMigration({ databaseUrl, schemaPath, migrationsDir, name: "nothing" })).toEqual({
       path: null,
@@ -172,13 +175,17 @@ describe("createMigration", () => {
   });
 
   it("needs only the server: the database in the URL is not created or opened", async () => {
+    const { schemaPath, migrationsDir } = await workspace({ changed: true });
     const missing = `bf_migrate_test_missing_${randomBytes(4).toString("hex")}`;
-    const result = await createMigration({ databaseUrl: urlFor(missing), schemaPath, migrationsDir, name: "again" });
-    expect(result.path).toBeNull();
+    const result = await createMigration({ databaseUrl: urlFor(missing), schemaPath, migrationsDir, name: "offline" });
+    // It did its work (the diff against the replayed migrations) without that database.
+    expect(result.path).toMatch(/_offline[/\\]migration\.sql$/);
+    expect(await readFile(result.path!, "utf8")).toContain(`ADD COLUMN     "nickname" TEXT;`);
     expect(await databaseNames()).not.toContain(missing);
   });
 
   it("reports migrations edited after they were applied", async () => {
+    const { migrationsDir, databaseUrl } = await workspace({ changed: false });
     const [first] = await migrationDirs(migrationsDir);
     const file = path.join(migrationsDir, first!, "migration.sql");
     await writeFile(file, `${await readFile(file, "utf8")}\n-- edited\n`);
