@@ -15,7 +15,7 @@ import { SshPool } from "../../activities/ssh/pool";
 import { encryptSecret } from "../../core/crypto";
 import { credentialAad } from "../../core/servers";
 import { startSshPeer, type SshPeer } from "../fixtures/ssh-peer";
-import { eventually, gate, startEngine, type Engine } from "../setup/engine";
+import { eventually, startEngine, type Engine } from "../setup/engine";
 import { activityRuns } from "../setup/history";
 
 /** Small, so an idle close happens within a test; the tests wait for its effect, not for this long. */
@@ -33,7 +33,6 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const p of pools.splice(0)) p.closeAll();
   for (const p of extraPeers.splice(0)) await p.stop();
-  e.peer.script(() => undefined);
 });
 afterAll(async () => {
   await e?.stop();
@@ -97,15 +96,15 @@ describe("reuse and idle close", () => {
     const { id: slow } = await e.addServer();
     const { id: clock } = await e.addServer();
     const pool = newPool(IDLE_MS);
-    const hold = gate();
-    e.peer.script(async (_cmd, ctx) => {
-      if (ctx.serverKey === slow) await hold.opened;
-      return { stdout: "done\n" };
-    });
+    // A real apt-get on the slow server (the peer runs it), held until the test lets it go on.
+    const server = await e.peer.server(slow);
+    const apt = server.hold("apt-get", "something-slow");
 
     const conn = await pool.acquire(slow);
-    const running = conn.exec("apt-get install -y something-slow");
-    await e.peer.waitForExec((x) => x.serverKey === slow);
+    const running = conn.exec("apt-get install -y something-slow && echo installed");
+    // A command that ends before it is held (dropped with its connection) fails the test at once.
+    const endedFirst = await Promise.race([apt.held().then(() => null), running]);
+    expect(endedFirst, "the command ended before apt-get was held").toBeNull();
     // The idle time passes while the command runs: another server's connection, given back
     // after the slow one was handed out, is closed for being idle…
     await run(pool, clock);
@@ -115,9 +114,10 @@ describe("reuse and idle close", () => {
     expect(conn.closed).toBe(false);
     expect(e.peer.connectionsFor(slow)).toEqual([expect.objectContaining({ closedAt: null })]);
 
-    hold.open();
-    expect(await running).toMatchObject({ exitCode: 0, stdout: "done\n" });
+    apt.open();
+    expect(await running).toMatchObject({ exitCode: 0, stdout: expect.stringContaining("installed") });
     expect(e.peer.execsFor(slow)).toEqual([expect.objectContaining({ outcome: "exit", exitCode: 0 })]);
+    expect(server.calls("apt-get")).toEqual([["apt-get", "install", "-y", "something-slow"]]);
     pool.release(slow, conn);
     // The idle clock starts when the command ends.
     await untilClosed(e.peer, slow);
