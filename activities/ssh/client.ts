@@ -294,24 +294,23 @@ export class SshConnection {
 }
 
 /**
- * sudo's own complaint when it refused to run the command at all, or null. Only when nothing
- * reached stdout (every command BrokeForge sends prints before it fails, a script its first
- * marker) and the exit code is sudo's (1) or the shell's "not found" (127): a command that
- * ran and failed for its own reasons is never mistaken for this.
+ * sudo's own complaint when it refused to run the command at all, or null. Only with nothing
+ * on stdout, sudo's exit code (1, or the shell's 127 when there is no sudo) and one of sudo's
+ * own messages (sudo 1.9) on a line of its own: a command that ran and failed for its own
+ * reasons is not mistaken for this.
  */
 export function sudoRefusal(exitCode: number | null, stdout: string, stderr: string): string | null {
   if (stdout !== "" || (exitCode !== 1 && exitCode !== 127)) return null;
-  const line = stderr
-    .split("\n")
-    .map((l) => l.trim())
-    .find((l) =>
-      exitCode === 127
-        ? /\bsudo: (command )?not found$/.test(l)
-        : /a password is required|a terminal is required|is not in the sudoers file|is not allowed to (execute|run sudo)|may not run sudo/.test(
-            l,
-          ),
-    );
-  return line ?? null;
+  const refusal =
+    exitCode === 127
+      ? /^(?:\S+: )*(?:line \d+: )?(?:exec: )?sudo: (?:command )?not found$/
+      : /^(?:sudo: a (?:password|terminal) is required\b.*|Sorry, user \S+ (?:is not allowed to execute|may not run sudo)\b.*|(?:sudo: )?\S+ is not in the sudoers file\b.*)$/;
+  return (
+    stderr
+      .split("\n")
+      .map((l) => l.trim())
+      .find((l) => refusal.test(l)) ?? null
+  );
 }
 
 /**

@@ -160,6 +160,7 @@ describe("sudoRefusal", () => {
     [1, "", "E: Unable to locate package nope\n"],
     [127, "", "bash: line 1: ufw: command not found\n"],
     [1, "", "sudo: unable to resolve host web-1: Name or service not known\n"],
+    [1, "", "ERROR 1045: a password is required for user app\n"], // a command's own words, not sudo's
   ])("exit %s, stdout %j, stderr %j: not a refusal", (code, stdout, stderr) => {
     expect(sudoRefusal(code, stdout, stderr)).toBeNull();
   });
