@@ -1,4 +1,5 @@
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { fromShell, parseScriptOutput, quote, script, toShell, withLifeline } from "./shell";
@@ -246,11 +247,20 @@ describe("lifeline", () => {
     const child = spawn("bash", ["-c", withLifeline(command)], { stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
-    const started = Date.now();
     control(child.stdin);
-    return new Promise<{ code: number | null; stdout: string; ms: number }>((resolve) =>
-      child.on("close", (code) => resolve({ code, stdout, ms: Date.now() - started })),
-    );
+    return new Promise<{ code: number | null; stdout: string }>((resolve) => child.on("close", (code) => resolve({ code, stdout })));
+  }
+
+  /** Pids of processes whose command line is exactly `command` (pgrep exits 1 when there are none). */
+  function pids(command: string): number[] {
+    try {
+      return execFileSync("pgrep", ["-f", `^${command.replace(/\./g, "\\.")}$`], { encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .map(Number);
+    } catch {
+      return [];
+    }
   }
 
   it("round-trips and leaves other commands alone", () => {
@@ -265,11 +275,23 @@ describe("lifeline", () => {
     expect(r).toMatchObject({ code: 3, stdout: "out \n" });
   });
 
-  it('"TERM" on stdin stops the command group quickly', async () => {
-    const r = await runWrapped("sleep 30; echo never", (stdin) => setTimeout(() => stdin.write("TERM\n"), 100));
+  it('"TERM" on stdin stops the whole command group, not just the shell', async () => {
+    // A unique duration marks this test's sleep in `pgrep -f` (the shells around it show it
+    // too, inside a longer command line: only the sleep's own command line is exactly this).
+    const token = `sleep 30.${randomBytes(3).readUIntBE(0, 3)}`;
+    const r = await runWrapped(`${token}; echo never`, (stdin) => {
+      // TERM once the sleep runs, so it is the sleep (not a shell yet to start it) that is stopped.
+      const poll = setInterval(() => {
+        if (pids(token).length > 0) {
+          clearInterval(poll);
+          stdin.write("TERM\n");
+        }
+      }, 20);
+    });
     expect(r.code).toBe(143);
     expect(r.stdout).toBe("");
-    expect(r.ms).toBeLessThan(2000);
+    // The sleep went with it (no orphan left running its 30 s).
+    await expect.poll(() => pids(token), { timeout: 5000, interval: 50 }).toEqual([]);
   });
 
   it("stdin EOF (channel closed / connection lost) stops it too; KILL beats a TERM trap", async () => {
