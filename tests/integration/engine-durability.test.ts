@@ -1,5 +1,7 @@
 // Durability: an operation survives its worker being killed (kill -9, like a crashed machine)
-// and the Temporal server restarting, and still ends with the resource in a final status.
+// and the Temporal server restarting, and still ends with the resource in a final status. The
+// SSH test peer's fake servers really run the commands (tests/fixtures/ssh-peer/), so the
+// milestone's detached run really outlives the dead worker's connection.
 //
 // This file restarts Temporal, so it gets a DEDICATED dev server (its own SQLite file in a
 // temp dir, free ports) instead of the one the other test files share. The worker runs as a
@@ -7,11 +9,12 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { freePort } from "../../scripts/infra/ports";
 import { startTemporalDevServer, type RunningTemporal, type StartTemporalOptions } from "../../scripts/infra/temporal";
 import { SEARCH_ATTRIBUTES } from "../../temporal/search-attributes";
-import { eventually, gate, startEngine, type Engine } from "../setup/engine";
+import type { FakeServer } from "../fixtures/ssh-peer";
+import { eventually, startEngine, type Engine } from "../setup/engine";
 import { activityRuns } from "../setup/history";
 import { killAllWorkerProcesses, startWorkerProcess, type WorkerProcess } from "../setup/worker-process";
 
@@ -47,7 +50,6 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
 });
 
-beforeEach(() => e!.peer.script(() => undefined));
 afterEach(({ task }) => {
   // The worker runs in another process: show what it said when a test fails.
   if (task.result?.state === "fail") console.error(`--- worker process output (tail) ---\n${worker?.output().slice(-5000)}`);
@@ -61,28 +63,21 @@ async function createRule(serverId: string) {
     port,
   };
 }
-const isRuleCommand = (port: string) => (cmd: string) => cmd.startsWith("ufw ") && cmd.includes(` port ${port} `);
-/** Exec records (one per milestone script) that ran the rule's command. */
-const execsOfRule = (serverId: string, port: string) =>
-  e!.peer.execsFor(serverId).filter((x) => x.steps?.some((s) => isRuleCommand(port)(s.command)));
+/** The server's ufw calls for the rule on `port`. */
+const ufwCallsFor = (server: FakeServer, port: string) => server.calls("ufw").filter((c) => ` ${c.join(" ")} `.includes(` port ${port} `));
 const statusOf = async (id: string) => (await e!.db.firewallRule.findUnique({ where: { id } }))?.status;
 const untilRule = (id: string, status: string, timeoutMs = 90_000) =>
   eventually(async () => (await statusOf(id)) === status || null, timeoutMs);
-/** Holds the rule's command on the "server" until released, every time it runs. */
-function holdRule(port: string) {
-  const hold = gate();
-  e!.peer.script(async (cmd) => {
-    if (isRuleCommand(port)(cmd)) await hold.opened;
-    return undefined;
-  });
-  return hold;
-}
+/** Holds the rule's ufw call on the server until released. */
+const holdRule = (server: FakeServer, port: string) => server.hold("ufw", ` port ${port} `);
 
-it("finishes an operation whose worker was killed (SIGKILL) in the middle of a milestone", async () => {
+it("finishes an operation whose worker was killed (SIGKILL) in the middle of a milestone; the command ran once", async () => {
   const { id: serverId } = await e!.addServer();
-  const hold = holdRule(String(nextPort));
+  const server = await e!.peer.server(serverId);
+  const hold = holdRule(server, String(nextPort));
   const rule = await createRule(serverId);
-  await eventually(async () => execsOfRule(serverId, rule.port).length === 1 || null, 60_000);
+  await hold.held(60_000);
+  expect(e!.peer.execsFor(serverId)).toHaveLength(1);
   expect(await statusOf(rule.id)).toBe("installing");
 
   await worker.kill("SIGKILL");
@@ -92,8 +87,8 @@ it("finishes an operation whose worker was killed (SIGKILL) in the middle of a m
   worker = await startWorkerProcess();
 
   // Temporal gives the milestone to the new worker once the dead attempt's heartbeat timeout
-  // (20 s) has expired; the command runs again there.
-  await eventually(async () => execsOfRule(serverId, rule.port).length === 2 || null, 90_000);
+  // (20 s) has expired; it attaches to the run, which kept going on the server.
+  await eventually(async () => e!.peer.execsFor(serverId).length === 2 || null, 90_000);
   hold.open();
   await untilRule(rule.id, "active");
 
@@ -102,15 +97,18 @@ it("finishes an operation whose worker was killed (SIGKILL) in the middle of a m
   expect(op.milestones).toEqual([expect.objectContaining({ state: "succeeded", attempts: 2, failures: 0 })]);
   const [killed, rerun] = e!.peer.execsFor(serverId);
   expect(killed!.outcome).not.toBe("exit"); // its connection died with the worker
-  expect(rerun!.outcome).toBe("exit");
+  expect(rerun).toMatchObject({ outcome: "exit", exitCode: 0 });
+  expect(ufwCallsFor(server, rule.port)).toHaveLength(1); // not run again by the new worker
+  expect(server.stubState("ufw-rules")).toContain(`port ${rule.port} comment brokeforge:${rule.id}\n`);
   expect(await activityRuns(op.workflowId!, "runMilestone")).toEqual([expect.objectContaining({ attempts: 2, outcome: "completed" })]);
 }, 180_000);
 
 it("finishes an operation while the Temporal server restarts under it, and takes new work afterwards", async () => {
   const { id: serverId } = await e!.addServer();
-  const hold = holdRule(String(nextPort));
+  const server = await e!.peer.server(serverId);
+  const hold = holdRule(server, String(nextPort));
   const rule = await createRule(serverId);
-  await eventually(async () => execsOfRule(serverId, rule.port).length === 1 || null, 60_000);
+  await hold.held(60_000);
 
   await temporal!.stop();
   temporal = undefined;
@@ -123,4 +121,6 @@ it("finishes an operation while the Temporal server restarts under it, and takes
   const after = await createRule(serverId);
   await untilRule(after.id, "active");
   expect(e!.peer.execsFor(serverId).map((x) => x.outcome)).toEqual(["exit", "exit"]);
+  expect(ufwCallsFor(server, rule.port)).toHaveLength(1);
+  expect(ufwCallsFor(server, after.port)).toHaveLength(1);
 }, 180_000);

@@ -7,8 +7,9 @@
 // smallest value the validation allows).
 process.env.OPERATION_TIMEOUT_SECONDS = "10";
 
-import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
-import { maxOverlap } from "../fixtures/ssh-peer";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { FakeServer } from "../fixtures/ssh-peer";
+import { stubFault } from "../fixtures/stub-tools";
 import { eventually, startEngine, type Engine } from "../setup/engine";
 
 let e: Engine;
@@ -19,22 +20,24 @@ beforeAll(async () => {
 afterAll(async () => {
   await e?.stop();
 });
-beforeEach(() => e.peer.script(() => undefined));
 
 let nextPort = 30_000;
 async function createRule(serverId: string) {
   const port = String(nextPort++);
   return { ...(await e.api.firewall.create({ serverId, name: `rule ${port}`, port, protocol: "tcp", action: "allow", source: "" })), port };
 }
-const isRuleCommand = (port: string) => (cmd: string) => cmd.startsWith("ufw ") && cmd.includes(` port ${port} `);
 const operationOf = (resourceId: string) => eventually(() => e.db.operation.findFirst({ where: { resourceId } }));
 const untilRule = (id: string, status: string, timeoutMs = 45_000) =>
   eventually(async () => (await e.db.firewallRule.findUnique({ where: { id } }))?.status === status || null, timeoutMs);
+/** When `tool` was first called with arguments containing `match` on the server (ns since the epoch). */
+const firstCall = (server: FakeServer, tool: string, match: string) =>
+  server.timedCalls(tool).find((c) => ` ${c.argv.slice(1).join(" ")} `.includes(match))?.at;
 
-it("fails an operation whose command hangs past the timeout, with a timeout message; the server's next operation then runs", async () => {
+it("fails an operation whose command hangs past the timeout, with a timeout message; the command is stopped on the server, then the next operation runs", async () => {
   const { id: serverId } = await e.addServer();
+  const server = await e.peer.server(serverId);
   const hangPort = String(nextPort);
-  e.peer.script((cmd) => (isRuleCommand(hangPort)(cmd) ? { hang: true } : undefined));
+  const hang = server.hang("ufw", ` port ${hangPort} `);
   const hung = await createRule(serverId);
   const next = await createRule(serverId);
 
@@ -46,34 +49,31 @@ it("fails an operation whose command hangs past the timeout, with a timeout mess
   expect(op.errorLog).toMatch(/timed out|timeout/i);
 
   await untilRule(next.id, "active");
-  // Nothing is left hanging on the server: the timed-out command was stopped, not abandoned.
-  const hungExec = e.peer.execsFor(serverId).find((x) => x.command.includes(` port ${hangPort} `))!;
-  await eventually(async () => hungExec.outcome !== "running" || null, 30_000);
-  expect(hungExec.outcome).toMatch(/^(signal|closed|dropped)$/);
+  // Nothing is left hanging on the server: the timed-out command was stopped, not abandoned,
+  // and before the server's next operation ran its command.
+  const stoppedAt = hang.stopped();
+  expect(stoppedAt, "the timed-out command was never stopped on the server").not.toBeNull();
+  expect(firstCall(server, "ufw", ` port ${next.port} `)! > stoppedAt!).toBe(true);
 }, 90_000);
 
 it("stops a timed-out operation's command before the server's next operation runs (multi-milestone package install)", async () => {
   // No firewall yet (this test installs it); the scheduler is there for the next operation.
   const { id: serverId } = await e.addServer(undefined, { packages: ["scheduler"] });
+  const server = await e.peer.server(serverId);
   // Milestone 1 (apt) takes a while, milestone 2 hangs at `ufw --force enable`: the operation
   // times out while milestone 2 has run for only part of its own per-command budget.
-  e.peer.script((cmd) => {
-    if (cmd.includes("apt-get") && cmd.includes(" install ")) return { delayMs: 4_000 };
-    if (cmd === "ufw --force enable") return { hang: true };
-    return undefined;
-  });
+  server.fault("apt-get", "slow", stubFault.slow({ match: " install ", seconds: 4 }));
+  const hang = server.hang("ufw", " --force enable ");
   const pkg = await e.api.packages.create({ serverId, type: "firewall" });
   const next = await e.api.scheduler.create({ serverId, name: "next", command: "true", user: "root", frequency: "hourly" });
 
   await eventually(async () => (await e.db.serverPackage.findUnique({ where: { id: pkg.id } }))?.status === "failed" || null, 45_000);
   await eventually(async () => (await e.db.scheduledTask.findUnique({ where: { id: next.id } }))?.status === "active" || null, 45_000);
 
-  const execs = e.peer.execsFor(serverId);
-  const hungExec = execs.find((x) => x.steps?.some((s) => s.command === "ufw --force enable"))!;
-  const nextExec = execs.find((x) => x.command.includes(`brokeforge:task:${next.id}`))!;
-  // One command at a time on a server: the next operation must not start while the timed-out
-  // one's command still runs there.
-  expect(hungExec.outcome, "the timed-out command was still running when the next operation ran").not.toBe("running");
-  expect(nextExec.startedAt).toBeGreaterThanOrEqual(hungExec.endedAt!);
-  expect(maxOverlap(execs)).toBe(1);
+  // One command at a time on a server: the next operation's crontab edit came only after the
+  // timed-out `ufw --force enable` had been stopped there.
+  const stoppedAt = hang.stopped();
+  expect(stoppedAt, "the timed-out command was never stopped on the server").not.toBeNull();
+  expect(firstCall(server, "crontab", "")! > stoppedAt!).toBe(true);
+  expect(server.read("/var/spool/cron/crontabs/root")).toContain(`# brokeforge:task:${next.id}`);
 }, 90_000);
