@@ -1,6 +1,9 @@
 // Server packages and inventory, quoting end to end, observability in Temporal, change-event
-// pruning, and ownership on every resource procedure.
+// pruning, and ownership on every resource procedure. The SSH test peer's fake servers really
+// run every command (tests/fixtures/ssh-peer/); what a server ended with is read from it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FakeServer } from "../fixtures/ssh-peer";
+import { stubFault } from "../fixtures/stub-tools";
 import { eventually, startEngine, type Engine } from "../setup/engine";
 
 let e: Engine;
@@ -9,15 +12,15 @@ beforeAll(async () => {
 });
 afterAll(async () => e?.stop());
 
-const VERSIONS: Record<string, string> = { ufw: "0.36.2-1", cron: "3.0pl1-162", supervisor: "4.2.5-1" };
+/** The server's ufw calls for `port`. */
+const ufwCallsFor = (server: FakeServer, port: string | number) =>
+  server.calls("ufw").filter((c) => ` ${c.join(" ")} `.includes(` port ${port} `));
 
 describe("packages", () => {
   it("installs ufw with SSH allowed before the firewall is enabled, and records it in the inventory with its version", async () => {
     const server = await e.addServer("pkg", { packages: [] });
-    e.peer.script((cmd) => {
-      const m = /^dpkg-query -W '-f=\$\{Version\}' (\S+)$/.exec(cmd);
-      return m ? { stdout: VERSIONS[m[1]!] } : undefined;
-    });
+    const fake = await e.peer.server(server.id);
+    fake.write("/var/lib/stub-state/versions/ufw", "0.36.2-1");
     const { id } = await e.api.packages.create({ serverId: server.id, type: "firewall" });
     expect((await e.api.packages.list({ serverId: server.id }))[0]).toMatchObject({ id, status: "pending", name: "ufw" });
     await eventually(async () => (await e.db.serverPackage.findUnique({ where: { id } }))?.status === "active" || null);
@@ -25,16 +28,21 @@ describe("packages", () => {
     expect(pkg).toMatchObject({ type: "firewall", name: "ufw", version: "0.36.2-1" });
     expect(pkg.configuration).toMatchObject({ sshPort: e.peer.port, defaultIncoming: "deny" });
 
-    const cmds = e.peer.commands(server.id);
-    const allowSsh = cmds.findIndex((c) => c.includes(`port ${e.peer.port}`) && c.includes("allow"));
+    // On the server: ufw installed, the SSH port allowed BEFORE ufw was enabled, ufw active.
+    const ufw = fake.calls("ufw").map((c) => c.slice(1).join(" "));
+    const allowSsh = ufw.indexOf(`allow proto tcp from any to any port ${e.peer.port} comment brokeforge-ssh`);
     expect(allowSsh).toBeGreaterThanOrEqual(0);
-    expect(allowSsh).toBeLessThan(cmds.indexOf("ufw --force enable"));
+    expect(allowSsh).toBeLessThan(ufw.indexOf("--force enable"));
+    expect(fake.exists("/var/lib/stub-state/dpkg/ufw")).toBe(true);
+    expect(fake.stubState("ufw-state")).toBe("active\n");
+    expect(fake.stubState("ufw-rules")).toBe(`allow proto tcp from any to any port ${e.peer.port} comment brokeforge-ssh\n`);
 
     await expect(e.api.packages.create({ serverId: server.id, type: "firewall" })).rejects.toMatchObject({ code: "CONFLICT" });
 
     await e.api.packages.remove({ id });
     await eventually(async () => (await e.db.serverPackage.findUnique({ where: { id } })) === null || null);
-    expect(e.peer.commands(server.id).some((c) => c.includes("purge") && c.includes("ufw"))).toBe(true);
+    expect(fake.stubState("ufw-state")).toBe("inactive\n"); // disabled first...
+    expect(fake.exists("/var/lib/stub-state/dpkg/ufw")).toBe(false); // ...then purged
   });
 
   it("a rule needs its package: refused at create without one; failed at once, no command run, when the package's install failed", async () => {
@@ -43,8 +51,19 @@ describe("packages", () => {
       e.api.firewall.create({ serverId: server.id, name: "web", port: "443", protocol: "tcp", action: "allow", source: "" }),
     ).rejects.toMatchObject({ code: "PRECONDITION_FAILED", message: "Install Firewall on this server first" });
 
-    // Queued behind the package's install, which then fails for real (three tries).
-    e.peer.script((cmd) => (cmd.includes("install -y ufw") ? { exitCode: 100, stderr: "E: Unable to locate package ufw\n" } : undefined));
+    // Queued behind the package's install, which then fails on the server (three tries).
+    const fake = await e.peer.server(server.id);
+    fake.fault(
+      "apt-get",
+      "no-ufw",
+      stubFault.fail({
+        tool: "apt-get",
+        name: "no-ufw",
+        match: " install -y ufw ",
+        exitCode: 100,
+        stderr: "E: Unable to locate package ufw\n",
+      }),
+    );
     const pkg = await e.api.packages.create({ serverId: server.id, type: "firewall" });
     const rule = await e.api.firewall.create({
       serverId: server.id,
@@ -61,7 +80,8 @@ describe("packages", () => {
     });
     expect(failed.errorLog).toBe("Install Firewall on this server first");
     expect(await e.db.operationMilestone.count({ where: { operationId: rule.operationId } })).toBe(0);
-    expect(e.peer.commands(server.id).some((c) => c.includes("port 443"))).toBe(false);
+    expect(fake.calls("apt-get").filter((c) => c.includes("ufw"))).toHaveLength(3);
+    expect(ufwCallsFor(fake, 443)).toEqual([]);
   });
 
   it("refuses a second rule for the same port, protocol and source (ufw would keep only one), whatever its action", async () => {
@@ -91,21 +111,22 @@ describe("packages", () => {
     expect(first.status).toBe("pending");
   });
 
-  it("delivers hostile values byte for byte as single argv elements", async () => {
+  it("delivers hostile values byte for byte: the task script on the server holds the command exactly, and nothing ran it", async () => {
     const server = await e.addServer("hostile");
+    const fake = await e.peer.server(server.id);
     const name = `it's "quoted"; $(id) \`id\` * -rf ünïcødé`;
-    const command = `echo '$(touch /tmp/pwned)'; rm -rf / # ${"x".repeat(200)}`;
-    const seen: string[][] = [];
-    e.peer.script((_cmd, ctx) => {
-      if (ctx.step) seen.push(ctx.step.argv);
-      return undefined;
-    });
+    const command = `echo '$(touch /tmp/pwned)'; rm -rf / # ${"x".repeat(200)} $(touch /tmp/pwned2) \`touch /tmp/pwned3\``;
     const task = await e.api.scheduler.create({ serverId: server.id, name, command, user: "root", frequency: "hourly" });
     await eventually(async () => (await e.db.scheduledTask.findUnique({ where: { id: task.id } }))?.status === "active" || null);
-    // The command reaches the server only inside an argument (the task script's content), intact.
-    expect(seen.some((argv) => argv.some((a) => a.includes(command)))).toBe(true);
-    // The display name never reaches the server at all.
-    expect(seen.flat().some((a) => a.includes("ünïcødé"))).toBe(false);
+    // The command reaches the server only as the content of the task's script, intact, on a line of its own...
+    const script = fake.read(`/opt/brokeforge/scheduler/tasks/${task.id}.sh`);
+    expect(script?.split("\n")).toContain(command);
+    expect(fake.read("/var/spool/cron/crontabs/root")).toContain(`/opt/brokeforge/scheduler/tasks/${task.id}.sh`);
+    // ...and nothing in it was executed on the way.
+    expect(fake.list("/tmp").filter((f) => f.startsWith("pwned"))).toEqual([]);
+    // The display name never reaches the server at all (no command sent to it contains it).
+    expect(e.peer.commands(server.id).length).toBeGreaterThan(0);
+    expect(e.peer.commands(server.id).some((c) => c.includes("ünïcødé"))).toBe(false);
   });
 });
 
@@ -135,7 +156,7 @@ describe("observability", () => {
       for await (const wf of client.workflow.list({ query: `BrokeForgeServerId = "${server.id}"` })) ids.push(wf.workflowId);
       return ids.includes(op!.workflowId!) && ids.includes(`server-${server.id}`) ? ids : null;
     });
-    expect(found.length).toBeGreaterThanOrEqual(2);
+    expect(found).toEqual(expect.arrayContaining([op!.workflowId!, `server-${server.id}`]));
     const described = await client.workflow.getHandle(op!.workflowId!).describe();
     const { operationKindKey } = await import("../../temporal/search-attributes");
     expect(described.typedSearchAttributes.get(operationKindKey)).toBe("firewall_rule.install");
@@ -235,23 +256,25 @@ describe("history bound", () => {
     }
     for (const r of rules)
       await eventually(async () => (await e.db.firewallRule.findUnique({ where: { id: r.id } }))?.status === "active" || null);
-    const ports = e.peer
-      .commands(server.id)
-      .map((c) => /port (\d+)/.exec(c)?.[1])
-      .filter(Boolean);
-    expect(ports).toEqual(rules.map((_, i) => String(7000 + i)));
-    const runs: string[] = [];
-    for await (const wf of client.workflow.list({ query: `WorkflowId = "server-${server.id}"` })) runs.push(wf.runId);
-    expect(runs.length).toBeGreaterThanOrEqual(3); // 7 operations, 3 per run
+    // In the order they were created, each once, as the server's ufw saw them.
+    const fake = await e.peer.server(server.id);
+    expect(fake.calls("ufw").map((c) => c[c.indexOf("port") + 1])).toEqual(rules.map((_, i) => String(7000 + i)));
+    // 7 operations, 3 per run: at least 3 runs, once Temporal's visibility store has caught up.
+    await eventually(async () => {
+      const runs: string[] = [];
+      for await (const wf of client.workflow.list({ query: `WorkflowId = "server-${server.id}"` })) runs.push(wf.runId);
+      return runs.length >= 3 || null;
+    });
   });
 });
 
 describe("deleting a server", () => {
   it("ends its queue and stops the command running on it", async () => {
     const server = await e.addServer("doomed");
-    e.peer.script((cmd) => (cmd.includes("port 6000") ? { hang: true } : undefined));
+    const fake = await e.peer.server(server.id);
+    const hang = fake.hang("ufw", " port 6000 ");
     await e.api.firewall.create({ serverId: server.id, name: "hang", port: "6000", protocol: "tcp", action: "allow", source: "" });
-    const exec = await e.peer.waitForExec((x) => x.serverKey === server.id && x.command.includes("6000"), 15_000);
+    await hang.held(15_000);
     await e.api.servers.remove({ id: server.id });
     const { temporalClient } = await import("../../temporal/client");
     const client = await temporalClient();
@@ -260,8 +283,8 @@ describe("deleting a server", () => {
       return d.status.name !== "RUNNING" ? d : null;
     });
     expect(queue.status.name).toBe("TERMINATED");
-    await eventually(async () => exec.endedAt !== null || null, 20_000);
-    expect(exec.outcome).not.toBe("exit");
+    // The command does not run on after the server is gone from BrokeForge: it was stopped there.
+    await eventually(async () => hang.stopped() !== null || null, 30_000);
     expect(await e.db.firewallRule.count({ where: { serverId: server.id } })).toBe(0);
   });
 });
