@@ -29,7 +29,7 @@ async function createRule(serverId: string) {
 const operationOf = (resourceId: string) => eventually(() => e.db.operation.findFirst({ where: { resourceId } }));
 const untilRule = (id: string, status: string, timeoutMs = 45_000) =>
   eventually(async () => (await e.db.firewallRule.findUnique({ where: { id } }))?.status === status || null, timeoutMs);
-/** When `tool` was first called with arguments containing `match` on the server (ns since the epoch). */
+/** When `tool` was first called with arguments containing `match` on the server (µs since the epoch). */
 const firstCall = (server: FakeServer, tool: string, match: string) =>
   server.timedCalls(tool).find((c) => ` ${c.argv.slice(1).join(" ")} `.includes(match))?.at;
 
