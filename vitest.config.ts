@@ -16,8 +16,17 @@ const base = {
   hookTimeout: 120_000,
 } satisfies TestProjectInlineConfiguration["test"];
 
+// Tests run in a random order in the unit and integration tiers: every test makes its own
+// user and data, and this proves it. Only the tiers whose files are stories told step by step
+// (e2e, debian) keep their order. vitest 3.2 reads `sequence` from the root config only, so
+// the root shuffles the files (which also makes vitest pick and print a seed; replay an order
+// with `--sequence.seed=<n>`), and the shuffled tiers run the tests in each file through
+// tests/setup/shuffled-runner.ts, which shuffles them with that seed.
+const SHUFFLED_TESTS = "tests/setup/shuffled-runner.ts";
+
 export default defineConfig({
   test: {
+    sequence: { shuffle: { files: true, tests: false } },
     // `npm test` runs with --coverage and prints the figures per folder
     // (scripts/test/coverage-by-folder.ts). For reading, not a gate: no thresholds.
     coverage: {
@@ -36,6 +45,7 @@ export default defineConfig({
         test: {
           ...base,
           name: "unit",
+          runner: SHUFFLED_TESTS,
           // Tests next to the code: pure functions, local processes at most (bash, ssh-keygen).
           // Nothing here may need Postgres, Temporal or an SSH peer: this tier has no global setup.
           include: ["{activities,core,domain,catalogue,trpc,workflows}/**/*.test.ts"],
@@ -45,6 +55,7 @@ export default defineConfig({
         test: {
           ...base,
           name: "integration",
+          runner: SHUFFLED_TESTS,
           include: ["tests/{integration,ssh,prisma,infra}/**/*.test.ts"],
           // The build too: web-auth, api-security, ops-cli and live start the web server.
           globalSetup: [INFRA, BUILD],

@@ -131,7 +131,9 @@ describe("npm run dev refuses ports that are already held", () => {
   }
 });
 
-describe("a running npm run dev", () => {
+// One dev instance lived through step by step: it must survive the worker and web restarts
+// before the last step stops it, so these tests keep their order (the tier is shuffled).
+describe("a running npm run dev", { shuffle: false }, () => {
   let dev: Dev;
   let p: Ports;
   const pids: Record<"postgres" | "temporal" | "ui" | "worker" | "web", number> = { postgres: 0, temporal: 0, ui: 0, worker: 0, web: 0 };
