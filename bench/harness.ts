@@ -83,6 +83,12 @@ export interface BenchEngine {
   taskQueue: string;
   peer: SshPeer;
   api: ReturnType<typeof import("../trpc/router").createCaller>;
+  /**
+   * Calls a procedure by path as the same user, for kinds registered at run time (bench-kind.ts):
+   * they have routers like the built-in ones but no static type, so they are reached by path.
+   */
+  call(path: string, input: unknown): Promise<unknown>;
+  userId: string;
   db: ReturnType<typeof import("../core/db").db>;
   temporal: import("@temporalio/client").Client;
   addServer(name?: string): Promise<{ id: string }>;
@@ -97,8 +103,16 @@ export interface BenchEngine {
 export async function startEngine(infra: Infra): Promise<BenchEngine> {
   process.env.TEST_PG_ADMIN_URL = infra.pgAdminUrl;
   process.env.TEST_TEMPORAL_ADDRESS = infra.temporalAddress;
+  // Registered before the routers and activities are first loaded (as an extension would be).
+  const { registerResourceKind } = await import("../catalogue");
+  const { benchNoteKind } = await import("./bench-kind");
+  registerResourceKind(benchNoteKind);
   const { startEngine: startTestEngine } = await import("../tests/setup/engine");
   const e = await startTestEngine();
+  const { appRouter } = await import("../trpc/router");
+  const { createCallerFactory } = await import("../trpc/init");
+  const user = await e.db.user.findUniqueOrThrow({ where: { id: e.userId } });
+  const raw = createCallerFactory(appRouter)({ principal: { user, via: { kind: "session", sessionId: "bench" } }, ip: "127.0.0.1" });
   const { temporalClient } = await import("../temporal/client");
   const { closeAll } = await import("../activities/ssh/pool");
   return {
@@ -106,6 +120,17 @@ export async function startEngine(infra: Infra): Promise<BenchEngine> {
     taskQueue: e.env.taskQueue,
     peer: e.peer,
     api: e.api,
+    userId: e.userId,
+    async call(path, input) {
+      let node: unknown = raw;
+      for (const key of path.split(".")) {
+        if ((typeof node !== "object" && typeof node !== "function") || node === null) throw new Error(`no procedure ${path}`);
+        node = Reflect.get(node, key);
+      }
+      if (typeof node !== "function") throw new Error(`no procedure ${path}`);
+      const result: unknown = await node(input);
+      return result;
+    },
     db: e.db,
     temporal: await temporalClient(),
     addServer: e.addServer,

@@ -1,12 +1,12 @@
 // The "Temporal floor": the same Temporal dev server and SDK with no BrokeForge code — trivial
-// workflows (probe-workflows.ts) on their own task queue and worker, in the engine's shapes. It
-// tells how much of the engine's figures is Temporal itself on this machine.
+// workflows (probe-workflows.ts) on their own task queue and worker, in the engine's shapes
+// (local activities where the engine has local ones). It tells how much of the engine's figures
+// is Temporal itself on this machine. Latency here; the parallel floor runs interleaved with the
+// engine's parallel rounds (parallel.ts).
 import { fileURLToPath } from "node:url";
-import { cpuReport, cpuSnapshot, perUnit } from "./cpu";
 import type { Bench } from "./harness";
 import { operationHistory, queueHistory, wftDispatchSplit } from "./history";
 import { sleep } from "./operations";
-import { PARALLEL } from "./parallel";
 import { fmt, median, round, summary } from "./stats";
 
 /** Latency: a loop of no-op activities, and a loop of child workflows of one no-op activity each. */
@@ -32,7 +32,7 @@ export async function temporalFloor({ engine: e, infra, report }: Bench): Promis
   log(`no-op activity loop: one step (activity + workflow task) ${fmt(summary(step))}`);
   log(`  workflow task scheduled→started ${fmt(summary(wftDispatch))}; scheduled→completed p50 ${round(median(wftTotal))} ms`);
   log(`  dispatch by queue: ${wftDispatchSplit(a.workflowTasks)}`);
-  log(`child loop (child = 1 no-op activity): one child cycle ${fmt(summary(childCycle))}`);
+  log(`child loop (child = engine-shaped: local no-op, no-op activity, local no-op): one child cycle ${fmt(summary(childCycle))}`);
   log(
     `  start initiated→child started p50 ${round(median(childStart))} ms; child closed→next start initiated (parent WFT) p50 ${round(median(restart))} ms`,
   );
@@ -61,49 +61,15 @@ export async function temporalFloor({ engine: e, infra, report }: Bench): Promis
   });
 }
 
-/** Parallelism: the parallel run's shape (parallel.ts) with trivial workflows — what the dev server + SDK alone achieve here. */
-export async function temporalFloorParallel({ engine: e, infra, report }: Bench): Promise<void> {
-  const { log } = report;
-  const { servers, ops, peerDelayMs, baselineReps } = PARALLEL;
-  report.section(`Temporal floor: parallelism (trivial engine-shaped queues, ${servers}×${ops} vs 1×${ops})`);
-  const id = `probeq-${Date.now()}`;
-  const one: number[] = [];
-  let many = NaN;
-  let cpu: ReturnType<typeof cpuReport> | undefined;
-  await withProbeWorker(infra.temporalAddress, e.taskQueue, async (taskQueue) => {
-    const queues = async (count: number, tag: string) => {
-      const start = Date.now();
-      await Promise.all(
-        Array.from({ length: count }, (_, i) =>
-          e.temporal.workflow.execute("probeQueue", { taskQueue, workflowId: `${id}-${tag}-${i}`, args: [ops, peerDelayMs] }),
-        ),
-      );
-      return Date.now() - start;
-    };
-    for (let r = 0; r < baselineReps; r++) one.push(await queues(1, `one${r}`));
-    const c0 = cpuSnapshot();
-    many = await queues(servers, "many");
-    cpu = cpuReport(c0, cpuSnapshot());
-  });
-  const floorRatio = many / median(one);
-  log(`each queue runs ${ops} children in sequence; child = no-op activity, activity holding ${peerDelayMs} ms, no-op activity`);
-  log(`(started via the client; no DB, no SSH, no tRPC):`);
-  log(
-    `  1 queue × ${ops}: ${one.join(", ")} ms; ${servers} queues × ${ops}: ${many} ms → floor parallel ratio ${round(floorRatio, 2)}, ` +
-      `${round((servers * ops) / (many / 1000))} children/s`,
-  );
-  log(`  CPU during the ${servers}-queue run: ${cpu?.text}`);
-  const per = cpu ? perUnit(cpu.ms, servers * ops, "child", "children") : undefined;
-  if (per) log(`  CPU per child: ${per.text}`);
-  report.record({
-    floor_parallel_ratio: round(floorRatio, 2),
-    floor_children_per_sec: round((servers * ops) / (many / 1000)),
-    floor_cpu_ms_per_child: per ? round(per.totalMs) : null,
-  });
-}
-
-/** Runs `fn` with a worker for probe-workflows.ts on its own task queue (default worker options). */
-async function withProbeWorker<T>(temporalAddress: string, engineTaskQueue: string, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with a worker for probe-workflows.ts on its own task queue, with the engine
+ * worker's options where they matter (temporal/worker-factory.ts: defaults otherwise).
+ */
+export async function withProbeWorker<T>(
+  temporalAddress: string,
+  engineTaskQueue: string,
+  fn: (taskQueue: string) => Promise<T>,
+): Promise<T> {
   const { NativeConnection, Worker } = await import("@temporalio/worker");
   const taskQueue = `probe-${engineTaskQueue}`;
   const connection = await NativeConnection.connect({ address: temporalAddress });
@@ -112,7 +78,8 @@ async function withProbeWorker<T>(temporalAddress: string, engineTaskQueue: stri
       connection,
       taskQueue,
       workflowsPath: fileURLToPath(new URL("./probe-workflows.ts", import.meta.url)),
-      activities: { noop: async () => {}, hold: (ms: number) => sleep(ms) },
+      activities: { noop: async () => {}, localNoop: async () => {}, hold: (ms: number) => sleep(ms) },
+      maxHeartbeatThrottleInterval: "1 second",
     });
     return await worker.runUntil(fn(taskQueue));
   } finally {
