@@ -8,7 +8,7 @@ import type { QueuedOperation } from "../domain/resources";
 import { db } from "../core/db";
 import { resourceTable } from "../core/resources";
 import { classified } from "./failures";
-import { loadOperation, missingPackage, planOf, preconditionsOf } from "./plans";
+import { loadOperation, missingPackage, planOf, preconditionsOf, UnknownKind } from "./plans";
 
 /** What the workflow needs to drive the operation: milestone names and labels, no commands. */
 export interface BegunOperation {
@@ -75,7 +75,14 @@ export async function completeOperation(op: QueuedOperation): Promise<void> {
 export async function failOperation(input: { op: QueuedOperation; error: string; cancelled?: boolean }): Promise<void> {
   return classified(async () => {
     const { op, error, cancelled = false } = input;
-    const loaded = await loadOperation(op.operationId, op.serverId);
+    let loaded;
+    try {
+      loaded = await loadOperation(op.operationId, op.serverId);
+    } catch (e) {
+      // Its resource's table is unknown, so only the operation can be settled: the queue moves on.
+      if (e instanceof UnknownKind) return finish(op.operationId, cancelled ? "cancelled" : "failed", `${error} (${e.message})`);
+      throw e;
+    }
     if (!loaded) return;
     const { operation: row, kind, action, resourceId } = loaded;
     if (row.state !== "queued" && row.state !== "running") return; // already settled

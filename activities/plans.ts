@@ -3,10 +3,10 @@
 // beyond that id. The plan is rebuilt here from the rows (pure builders, cheap), so commands
 // and whatever secrets they carry never travel through Temporal's history.
 import { ApplicationFailure } from "@temporalio/common";
-import { packageDefinition } from "../catalogue";
+import { packageDefinition, resourceKind } from "../catalogue";
 import { requirePackage, type Plan, type Precondition, type ResourceKind, type ServerFacts } from "../catalogue/kit";
 import { db } from "../core/db";
-import { kindOf, resourceTable, type ResourceRow } from "../core/resources";
+import { resourceTable, type ResourceRow } from "../core/resources";
 import { ACTIONS, type Action } from "../domain/resources";
 import type { TaskStatus } from "../domain/status";
 
@@ -29,6 +29,18 @@ export interface LoadedOperation {
 
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, "InvalidInput");
 
+/**
+ * An operation row for a resource kind this BrokeForge does not have (a kind removed from the
+ * catalogue while operations for it were still queued). Not retryable: no retry brings the kind
+ * back. `failOperation` settles such an operation rather than refusing it, so the server's
+ * queue moves on instead of retrying it until the operation times out.
+ */
+export class UnknownKind extends ApplicationFailure {
+  constructor(operationId: string, type: string) {
+    super(`Operation ${operationId} is for a “${type}”, which this version of BrokeForge does not know`, "InvalidInput", true);
+  }
+}
+
 /** The operation, its kind, resource and server; `null` when the operation no longer exists. */
 export async function loadOperation(operationId: string, expectedServerId?: string): Promise<LoadedOperation | null> {
   const operation = await db().operation.findUnique({
@@ -42,7 +54,8 @@ export async function loadOperation(operationId: string, expectedServerId?: stri
   }
   const action = ACTIONS.find((a) => a === operation.action);
   if (!action || !operation.resourceType || !operation.resourceId) throw invalid(`Operation ${operationId} is not a resource operation`);
-  const kind = kindOf(operation.resourceType);
+  const kind = resourceKind(operation.resourceType);
+  if (!kind) throw new UnknownKind(operationId, operation.resourceType);
   const resource = await resourceTable(kind).findUnique({ where: { id: operation.resourceId } });
   if (resource && resource.serverId !== operation.serverId)
     throw invalid(`Resource ${operation.resourceId} is not on this operation's server`);

@@ -381,3 +381,38 @@ describe.each(activities)("%s refuses a payload that does not match the rows (In
     expect(await operationRow(op.id)).toMatchObject({ state: "queued" });
   });
 });
+
+// --- an operation for a kind this BrokeForge does not have ------------------------------------
+
+describe("an operation for a resource kind the catalogue no longer has (queued before an upgrade removed it)", () => {
+  async function retiredOperation() {
+    const server = await newServer();
+    const op = await db().operation.create({
+      data: {
+        serverId: server.id,
+        userId,
+        kind: "retired_thing.install",
+        title: "install retired thing",
+        resourceType: "retired_thing",
+        resourceId: "r1",
+        action: "install",
+      },
+    });
+    return op;
+  }
+  const message = (id: string) => `Operation ${id} is for a “retired_thing”, which this version of BrokeForge does not know`;
+
+  it("is refused by beginOperation and completeOperation without a retry (InvalidInput)", async () => {
+    const op = await retiredOperation();
+    expect(await rejectionOf(begin(queued(op)))).toEqual(invalidInput(message(op.id)));
+    expect(await rejectionOf(complete(queued(op)))).toEqual(invalidInput(message(op.id)));
+    expect(await operationRow(op.id)).toMatchObject({ state: "queued" });
+  });
+
+  it("is settled by failOperation, so the server's queue moves on (before, the refusal was retried until it timed out)", async () => {
+    const op = await retiredOperation();
+    await fail(queued(op), "boom");
+    expect(await operationRow(op.id)).toMatchObject({ state: "failed", errorLog: `boom (${message(op.id)})` });
+    expect((await operationRow(op.id))?.finishedAt).toBeInstanceOf(Date);
+  });
+});
