@@ -224,6 +224,7 @@ describe("scripted faults", () => {
   });
 
   it("failNth fails only the nth matching command; the others really run", async () => {
+    // Scripted: this checks the helper other tests use to script an exact failing reply.
     peer.script(respond.failNth(2, "apt-get", { exitCode: 100, stderr: "E: Could not get lock\n" }));
     const c = await conn();
     const results = [];
