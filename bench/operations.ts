@@ -47,10 +47,28 @@ export async function waitTerminal(poller: pg.Client, resourceIds: string[], tim
       // extract() comes back as numeric, which pg hands over as a string.
       return rows.map((r) => ({ ...r, finishedAt: Number(r.finishedAt), startedAt: r.startedAt === null ? null : Number(r.startedAt) }));
     }
-    if (Date.now() > deadline)
-      throw new Error(`${what}: ${terminal.length}/${resourceIds.length} operations terminal after ${timeoutMs} ms`);
+    if (Date.now() > deadline) {
+      const byState = new Map<string, number>();
+      for (const r of rows) byState.set(r.state, (byState.get(r.state) ?? 0) + 1);
+      const states = [...byState].map(([k, v]) => `${k} ${v}`);
+      throw new Error(
+        `${what}: ${terminal.length}/${resourceIds.length} operations terminal after ${timeoutMs} ms (${states.join(", ") || "none created"})`,
+      );
+    }
     await sleep(20);
   }
+}
+
+/** The operations of these resources that are terminal now (for a run that hit its timeout). */
+export async function terminalRows(poller: pg.Client, resourceIds: string[]): Promise<OpRow[]> {
+  const { rows } = await poller.query<OpRow>(
+    `select id, "resourceId", state::text as state,
+            extract(epoch from "finishedAt") * 1000 as "finishedAt",
+            extract(epoch from "startedAt") * 1000 as "startedAt"
+       from "Operation" where "resourceId" = any($1) and state in ('succeeded', 'failed', 'cancelled')`,
+    [resourceIds],
+  );
+  return rows.map((r) => ({ ...r, finishedAt: Number(r.finishedAt), startedAt: r.startedAt === null ? null : Number(r.startedAt) }));
 }
 
 export function assertAllSucceeded(rows: OpRow[], what: string): void {

@@ -6,7 +6,7 @@
 import { maxOverlap, type ExecRecord } from "../tests/fixtures/ssh-peer";
 import { cpuReport, cpuSnapshot, perUnit } from "./cpu";
 import type { Bench } from "./harness";
-import { assertAllSucceeded, enqueue, waitTerminal } from "./operations";
+import { enqueue, terminalRows, waitTerminal } from "./operations";
 import { startProfile } from "./profile";
 import { fmt, median, round, summary } from "./stats";
 import { withProbeWorker } from "./temporal-floor";
@@ -27,6 +27,8 @@ interface Round {
   count: number;
   cpuMsPerUnit: number;
   lat?: number[];
+  /** false: the run hit its timeout; `many` is then the timeout and `count` what finished. */
+  complete: boolean;
 }
 
 export async function parallel(bench: Bench, opts: { rounds: number; roundFits: () => boolean }): Promise<void> {
@@ -39,6 +41,7 @@ export async function parallel(bench: Bench, opts: { rounds: number; roundFits: 
   e.peer.script(() => ({ delayMs: DELAY }));
 
   // --- engine (A) ---
+  /** Runs to the end, or to `timeoutMs`: then it reports how far it got (incomplete) instead of failing the phase. */
   const engineRun = async (servers: { id: string }[], label: string, timeoutMs: number) => {
     const start = Date.now();
     const sentAll = new Map<string, number>();
@@ -48,11 +51,18 @@ export async function parallel(bench: Bench, opts: { rounds: number; roundFits: 
         for (const [k, v] of await enqueue(e, s.id, OPS)) sentAll.set(k, v);
       }),
     ).then(() => (enqueuedAt = Date.now()));
-    const rows = await waitTerminal(poller, [...sentAll.keys()], timeoutMs, label);
-    assertAllSucceeded(rows, label);
-    const end = Math.max(...rows.map((r) => r.finishedAt!));
+    const got = await waitTerminal(poller, [...sentAll.keys()], timeoutMs - (Date.now() - start), label).then(
+      (rows) => ({ rows, complete: true }),
+      async () => ({ rows: await terminalRows(poller, [...sentAll.keys()]), complete: false }),
+    );
+    const rows = got.rows;
+    // Failed operations are counted, not fatal: under load, commands time out (and say so).
+    const failed = rows.filter((r) => r.state !== "succeeded").length;
+    if (failed) log(`   ${label}: ${failed} operations did not succeed (${rows.filter((r) => r.state !== "succeeded")[0]?.state})`);
+    const end = got.complete ? Math.max(...rows.map((r) => r.finishedAt!)) : Date.now();
     const lat = rows.map((r) => r.finishedAt! - sentAll.get(r.resourceId)!);
-    return { wall: end - start, enqueue: enqueuedAt - start, lat, count: rows.length };
+    if (!got.complete) log(`   ${label}: INCOMPLETE — ${rows.length}/${sentAll.size} operations finished within ${timeoutMs / 1000} s`);
+    return { wall: end - start, enqueue: enqueuedAt - start, lat, count: rows.length, complete: got.complete && failed === 0 };
   };
   let serial = 0;
   const engineRound = async (r: number): Promise<Round> => {
@@ -64,7 +74,7 @@ export async function parallel(bench: Bench, opts: { rounds: number; roundFits: 
     const connsBefore = e.peer.connections.length;
     const stopProfile = process.env.BENCH_PROFILE && r === 0 ? await startProfile() : undefined;
     const cpu0 = cpuSnapshot();
-    const many = await engineRun(servers, `${SERVERS}×${OPS}`, 240_000);
+    const many = await engineRun(servers, `${SERVERS}×${OPS}`, 150_000);
     const cpu = cpuReport(cpu0, cpuSnapshot());
     if (stopProfile) log(`  CPU profile of the ${SERVERS}×${OPS} run (BENCH_PROFILE): ${await stopProfile()}`);
     const execs: ExecRecord[] = e.peer.execs.slice(execsBefore);
@@ -78,7 +88,7 @@ export async function parallel(bench: Bench, opts: { rounds: number; roundFits: 
     log(
       `   peer saw ${execs.length} execs, max ${maxOverlap(execs)} concurrently; ${e.peer.connections.length - connsBefore} SSH connections opened`,
     );
-    return { singles, many: many.wall, count: many.count, cpuMsPerUnit: per.totalMs, lat: many.lat };
+    return { singles, many: many.wall, count: many.count, cpuMsPerUnit: per.totalMs, lat: many.lat, complete: many.complete };
   };
 
   // --- floor (B) ---
@@ -104,15 +114,18 @@ export async function parallel(bench: Bench, opts: { rounds: number; roundFits: 
     );
     log(`   CPU: ${cpu.text}`);
     log(`   CPU per child: ${per.text}`);
-    return { singles, many, count: SERVERS * OPS, cpuMsPerUnit: per.totalMs };
+    return { singles, many, count: SERVERS * OPS, cpuMsPerUnit: per.totalMs, complete: true };
   };
 
   const A: Round[] = [];
   const B: Round[] = [];
   await withProbeWorker(bench.infra.temporalAddress, e.taskQueue, async (taskQueue) => {
     for (let r = 0; r < opts.rounds; r++) {
-      if (r > 0 && !opts.roundFits()) {
-        log(`(round ${r + 1} skipped: not enough of the time budget left)`);
+      if (r > 0) await cancelLeftovers(bench);
+      if (r > 0 && (!opts.roundFits() || A.some((x) => !x.complete))) {
+        log(
+          `(round ${r + 1} skipped: ${A.some((x) => !x.complete) ? "the engine's last round did not finish in time" : "not enough of the time budget left"})`,
+        );
         break;
       }
       A.push(await engineRound(r));
@@ -120,7 +133,9 @@ export async function parallel(bench: Bench, opts: { rounds: number; roundFits: 
     }
   });
 
-  const ratio = (rs: Round[]) => median(rs.map((x) => x.many)) / median(rs.flatMap((x) => x.singles));
+  // An incomplete run has no wall time: no ratio from it (its throughput is still shown).
+  await cancelLeftovers(bench);
+  const ratio = (rs: Round[]) => (rs.every((x) => x.complete) ? median(rs.map((x) => x.many)) / median(rs.flatMap((x) => x.singles)) : NaN);
   const perSec = (rs: Round[]) => median(rs.map((x) => x.count / (x.many / 1000)));
   const engineRatio = ratio(A);
   const floorRatio = ratio(B);
@@ -159,5 +174,21 @@ export async function parallel(bench: Bench, opts: { rounds: number; roundFits: 
     floor_children_per_sec_rounds: B.map((x) => round(x.count / (x.many / 1000))),
     floor_cpu_ms_per_child: round(median(B.map((x) => x.cpuMsPerUnit))),
     parallel_rounds: A.length,
+    parallel_incomplete_rounds: A.filter((x) => !x.complete).length,
   });
+}
+
+/**
+ * Operations an incomplete run left behind would keep loading the machine through the next
+ * phases: cancelled (as a user would), and waited for, bounded.
+ */
+async function cancelLeftovers({ engine: e, poller, report }: Bench): Promise<void> {
+  const left = async () =>
+    (await poller.query<{ id: string }>(`select id from "Operation" where state in ('queued', 'running')`)).rows.map((r) => r.id);
+  const ids = await left();
+  if (ids.length === 0) return;
+  for (const id of ids) await e.api.operations.cancel({ id }).catch(() => undefined);
+  const deadline = Date.now() + 60_000;
+  while ((await left()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  report.log(`   (${ids.length} unfinished operations cancelled before going on; ${(await left()).length} still not ended)`);
 }
