@@ -7,7 +7,7 @@
 // smallest value the validation allows).
 process.env.OPERATION_TIMEOUT_SECONDS = "10";
 
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import type { FakeServer } from "../fixtures/ssh-peer";
 import { stubFault } from "../fixtures/stub-tools";
 import { eventually, startEngine, type Engine } from "../setup/engine";
@@ -19,6 +19,16 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await e?.stop();
+});
+// A stop that did not work is what this file is about: show what the peer and the server saw.
+afterEach(async ({ task }) => {
+  if (task.result?.state !== "fail") return;
+  for (const serverKey of new Set(e.peer.execs.map((x) => x.serverKey))) {
+    const execs = e.peer
+      .execsFor(serverKey)
+      .map((x) => `  ${x.outcome} ${x.exitCode ?? ""} ${Math.round((x.endedAt ?? Date.now()) - x.startedAt)} ms`);
+    console.error(`--- server ${serverKey}: execs\n${execs.join("\n")}\n${(await e.peer.server(serverKey)).describe()}`);
+  }
 });
 
 let nextPort = 30_000;
