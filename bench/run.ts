@@ -29,7 +29,7 @@ import { temporalFloor } from "./temporal-floor";
 
 const HARD_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 720_000);
 /** What the live phase needs after the parallel rounds (build, seed, browser pages, rounds). */
-const LIVE_NEEDS_MS = 300_000;
+const LIVE_NEEDS_MS = 240_000;
 const PARALLEL_ROUNDS = Number(process.env.BENCH_PARALLEL_ROUNDS ?? 2);
 
 const report = createReport();
