@@ -80,11 +80,6 @@ async function addServer(page: Page, name: string, peer: SshPeer = e.peer): Prom
     });
   const id = new URL(page.url()).pathname.split("/")[2]!;
   peer.authorize(await page.locator("#pub-root").inputValue(), id);
-  // A fresh server's root has no dotfiles of ours. Without this the fake server's /root is this
-  // machine's: bash started over SSH (stdin a socket) reads its ~/.bashrc, here one that runs
-  // `pyenv rehash`; about once in 30 operations a command sat in rehash's lock-wait loop (up
-  // to 60 s) and its operation timed out.
-  (await peer.server(id)).write("/root/.bashrc", "");
   return id;
 }
 

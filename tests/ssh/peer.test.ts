@@ -2,7 +2,7 @@
 // on each enrolled server's fake server (its own mount namespace), byte for byte as sent, and
 // the exact faults no command produces on cue (a hang that ignores everything, a TCP drop) are
 // scripted.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connect, type SshConnection } from "../../activities/ssh/client";
 import { startOrAttach } from "../../activities/ssh/detached";
@@ -92,6 +92,13 @@ describe("commands run for real on the server", () => {
     const c2 = await conn(web2.target);
     expect(await c2.exec(`cat ${dir}/f /tmp/f`)).toMatchObject({ exitCode: 1 });
     expect(s2.exists(`${dir}/f`)).toBe(false);
+  });
+
+  it("starts like a fresh server: /root holds only /etc/skel's dotfiles and /home is empty, none of this machine's", async () => {
+    const c = await conn(peer.enroll("fresh").target); // a server of its own: other tests write to web-1's /root
+    const skel = readdirSync("/etc/skel").sort().join("\n");
+    const r = await c.exec("ls -A /root | sort; echo --; ls -A /home");
+    expect(r.stdout).toBe(`${skel}\n--\n`);
   });
 
   it("runs like a root login: HOME and cwd /root, the stub tools first on PATH, no systemd", async () => {
