@@ -113,29 +113,4 @@ describe("detached runs through real sshd", () => {
     expect(after.exitCode).toBe(255);
     expect(after.stderr).toContain("ended without an exit status");
   });
-
-  it("cost per milestone: in-channel vs detached (printed, not asserted)", async () => {
-    const rendered = script([{ label: "noop", argv: ["true"] }]);
-    const timeOf = async (command: () => string) => {
-      const t = performance.now();
-      const r = await c.exec(command());
-      expect(r.exitCode).toBe(0);
-      return performance.now() - t;
-    };
-    const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const inChannel: number[] = [];
-    const detached: number[] = [];
-    const reattach: number[] = [];
-    for (let i = 0; i < 15; i++) {
-      // Interleaved, so load from other work on the machine hits both alike.
-      inChannel.push(await timeOf(() => rendered.command));
-      const { place } = fresh();
-      detached.push(await timeOf(() => startOrAttach(place, rendered.body)));
-      reattach.push(await timeOf(() => startOrAttach(place, rendered.body)));
-    }
-    console.info(
-      `[detached] one-step milestone over sshd, p50 of 15: in-channel ${p50(inChannel).toFixed(0)} ms, ` +
-        `detached (start + attach) ${p50(detached).toFixed(0)} ms, attach to an ended run ${p50(reattach).toFixed(0)} ms`,
-    );
-  });
 });
