@@ -3,8 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, w
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { JOB, RUNNER, STOP, SYSTEMD_RUN, runName, startOrAttach, stopRun, unwrapDetached } from "./detached";
+import { JOB, RUNNER, STOP, SYSTEMD_RUN, runName, startOrAttach, stopRun } from "./detached";
 import { quote, script, toShell, withLifeline, type ScriptStep } from "./shell";
+import { unwrapDetached } from "../../tests/fixtures/shell-reader";
 
 describe("names and command lines", () => {
   it("names a run by operation, step and run number", () => {

@@ -36,7 +36,7 @@
  * All shell text is fixed here, values reach it as positional parameters quoted by
  * shell.ts; nothing a user typed is in a name or path (`runName` and the runner check that).
  */
-import { bashCommand, fromShell, toShell } from "./shell";
+import { toShell } from "./shell";
 
 /** Where runs live when the login user is root (else `$HOME/.brokeforge/runs`). */
 export const DEFAULT_RUNS_DIR = "/var/lib/brokeforge/runs";
@@ -218,7 +218,8 @@ export const STOP = [
   'rm -f "$d/script"', // it never got to remove its script itself
 ].join("\n");
 
-const RUN_PREFIX = `exec ${toShell([...BASH, "-c", RUNNER, "brokeforge-run"])} `;
+/** How every start-or-attach command begins (exact-string tests read commands back after it). */
+export const RUN_PREFIX = `exec ${toShell([...BASH, "-c", RUNNER, "brokeforge-run"])} `;
 
 /** The milestone's one command: start the run `place.name` unless it exists, then attach to it. */
 export function startOrAttach(place: RunPlace, body: string): string {
@@ -228,20 +229,4 @@ export function startOrAttach(place: RunPlace, body: string): string {
 /** Stops the run (cancel, operation timeout); exits 0 once nothing of it is alive. */
 export function stopRun(place: RunPlace): string {
   return `exec ${toShell([...BASH, "-c", STOP, "brokeforge-stop", ...placeArgs(place)])}`;
-}
-
-/**
- * The script a `startOrAttach` command runs, as the in-channel command `script()` would have
- * sent (`bash -c <body>`), or null. For the test peer, which emulates scripts instead of
- * running them.
- */
-export function unwrapDetached(command: string): { name: string; command: string } | null {
-  if (!command.startsWith(RUN_PREFIX)) return null;
-  try {
-    const words = fromShell(command.slice(RUN_PREFIX.length));
-    if (words.length !== 5 || words[3] !== JOB) return null;
-    return { name: words[2]!, command: bashCommand(words[4]!) };
-  } catch {
-    return null;
-  }
 }

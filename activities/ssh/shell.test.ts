@@ -2,8 +2,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { fromShell, parseScriptOutput, quote, script, toShell, withLifeline } from "./shell";
-import { parseScriptCommand, scriptMarker, unwrapLifeline } from "../../tests/fixtures/shell-reader";
+import { parseScriptOutput, quote, script, toShell, withLifeline } from "./shell";
+import { fromShell, parseScriptCommand, scriptMarker, unwrapLifeline } from "../../tests/fixtures/shell-reader";
 
 /** Run shell text locally and return what the shell actually handed to printf, NUL-separated. */
 function argvThroughShell(shell: string, args: readonly string[]): string[] {

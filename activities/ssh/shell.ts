@@ -54,29 +54,6 @@ export function toShell(argv: readonly string[]): string {
   return argv.map(quote).join(" ");
 }
 
-/** Inverse of `toShell` for text it produced (used by the test peer to read scripts back). */
-export function fromShell(text: string): string[] {
-  const { words, end } = scanWords(text, 0);
-  if (end !== text.length) throw new Error(`fromShell: not produced by toShell: ${text.slice(0, 80)}`);
-  return words;
-}
-
-/** Read space-separated `toShell` words from `pos` until something else starts. */
-function scanWords(text: string, pos: number): { words: string[]; end: number } {
-  const word = /(?:'[^']*'|\\'|[A-Za-z0-9_./:@+,-])+/y;
-  const words: string[] = [];
-  let end = pos;
-  for (;;) {
-    if (words.length > 0 && text[end] !== " ") break;
-    word.lastIndex = words.length === 0 ? end : end + 1;
-    const m = word.exec(text);
-    if (!m) break;
-    words.push(m[0].replace(/'([^']*)'|\\'/g, (_s, inner: string | undefined) => inner ?? "'"));
-    end = word.lastIndex;
-  }
-  return { words, end };
-}
-
 // ---------------------------------------------------------------------------
 // Scripts: several commands, ONE channel (opening a channel on sshd costs
 // ~170 ms). Before and after each step we print a marker carrying a random
