@@ -4,7 +4,8 @@
 import { chromium, type Browser, type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestWeb } from "../setup/app";
-import { gate, startEngine, type Engine } from "../setup/engine";
+import { startEngine, type Engine } from "../setup/engine";
+import { stubFault } from "../fixtures/stub-tools";
 
 let e: Engine;
 let web: Awaited<ReturnType<typeof startTestWeb>>;
@@ -79,11 +80,7 @@ describe("live firewall rules in the browser", () => {
     await u.openLive("firewall");
     u.resetNavigations();
     await u.page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
-    const hold = gate();
-    e.peer.script(async (cmd) => {
-      if (cmd.includes("port 443")) await hold.opened;
-      return undefined;
-    });
+    const hold = (await e.peer.server(u.serverId)).hold("ufw", " port 443 ");
     await u.addRule("https", "443");
     await u.statusIs("https", "installing"); // pending is visible only for a blink; installing while held
     hold.open();
@@ -99,12 +96,17 @@ describe("live firewall rules in the browser", () => {
   it("shows a failed rule with its error; Retry brings it to active", async () => {
     const u = await signedIn("live-retry");
     await u.openLive("firewall");
-    let fail = true;
-    e.peer.script((cmd) => (fail && cmd.includes("port 9999") ? { exitCode: 1, stderr: "ERROR: scripted ufw failure\n" } : undefined));
+    const server = await e.peer.server(u.serverId);
+    const fault = { tool: "ufw", name: "fail-9999" };
+    server.fault(
+      fault.tool,
+      fault.name,
+      stubFault.fail({ ...fault, match: " port 9999 ", exitCode: 1, stderr: "ERROR: planted ufw failure\n" }),
+    );
     await u.addRule("broken", "9999");
     await u.statusIs("broken", "failed");
-    expect(await u.row("broken").getByTestId("error-log").textContent()).toContain("ERROR: scripted ufw failure");
-    fail = false;
+    expect(await u.row("broken").getByTestId("error-log").textContent()).toContain("ERROR: planted ufw failure");
+    server.unfault(fault.tool, fault.name);
     await u.row("broken").getByRole("button", { name: "Retry" }).click();
     await u.statusIs("broken", "active");
     expect(await u.row("broken").getByTestId("error-log").count()).toBe(0);
@@ -126,11 +128,7 @@ describe("live firewall rules in the browser", () => {
     await u.openLive("firewall");
     await u.statusIs("web", "active");
     u.resetNavigations();
-    const hold = gate();
-    e.peer.script(async (cmd) => {
-      if (cmd.includes("delete") && cmd.includes("8443")) await hold.opened;
-      return undefined;
-    });
+    const hold = (await e.peer.server(u.serverId)).hold("ufw", " delete ");
     u.page.once("dialog", (d) => void d.accept());
     await u.row("web").getByRole("button", { name: "Remove" }).click();
     await u.statusIs("web", "removing");
@@ -143,12 +141,8 @@ describe("live firewall rules in the browser", () => {
   it("advances the progress bar through an operation's milestones", async () => {
     const u = await signedIn("live-progress", { packages: [] });
     await u.openLive("activity");
-    const holds = [gate(), gate()];
-    e.peer.script(async (cmd) => {
-      if (cmd.includes("apt-get") && cmd.includes("update")) await holds[0]!.opened;
-      if (cmd === "ufw --force enable") await holds[1]!.opened;
-      return undefined;
-    });
+    const server = await e.peer.server(u.serverId);
+    const holds = [server.hold("apt-get", " update "), server.hold("ufw", " enable ")];
     await u.api.packages.create({ serverId: u.serverId, type: "firewall" }); // as if from another tab
     const operation = '[data-testid="operation"][data-kind="package.install"]';
     const progress = u.page.locator(`${operation} [data-testid="progress"]`);
@@ -163,11 +157,7 @@ describe("live firewall rules in the browser", () => {
   it("ends in the right state when the web server restarts mid-operation", async () => {
     const u = await signedIn("live-restart");
     await u.openLive("firewall");
-    const hold = gate();
-    e.peer.script(async (cmd) => {
-      if (cmd.includes("port 5432")) await hold.opened;
-      return undefined;
-    });
+    const hold = (await e.peer.server(u.serverId)).hold("ufw", " port 5432 ");
     await u.addRule("postgres", "5432");
     await u.statusIs("postgres", "installing");
     const port = Number(new URL(web.url).port);
