@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../trpc/router";
 import type { LiveEvent } from "../../domain/live";
 import { startTestWeb } from "../setup/app";
-import { eventually, gate, startEngine, type Engine } from "../setup/engine";
+import { eventually, startEngine, type Engine } from "../setup/engine";
 
 let e: Engine;
 let web: Awaited<ReturnType<typeof startTestWeb>>;
@@ -131,11 +131,7 @@ describe("live events", () => {
     const start = BigInt(sub.starts[0]!);
 
     // Hold the second rule's command so events keep coming while the web server is down.
-    const hold = gate();
-    e.peer.script(async (cmd) => {
-      if (cmd.includes("port 8081")) await hold.opened;
-      return undefined;
-    });
+    const hold = (await e.peer.server(server.id)).hold("ufw", " port 8081 ");
     const first = await e.api.firewall.create({
       serverId: server.id,
       name: "a",

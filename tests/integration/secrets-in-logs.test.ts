@@ -3,6 +3,7 @@
 import { DefaultLogger, Runtime } from "@temporalio/worker";
 import { afterAll, beforeAll, expect, it, vi, type MockInstance } from "vitest";
 import { eventually, startEngine, type Engine } from "../setup/engine";
+import { stubFault } from "../fixtures/stub-tools";
 
 const captured: string[] = [];
 let e: Engine;
@@ -22,7 +23,12 @@ afterAll(async () => {
 it("never logs private key material, on success or failure", async () => {
   const ok = await e.addServer("ok");
   const rule = await e.api.firewall.create({ serverId: ok.id, name: "web", port: "80", protocol: "tcp", action: "allow", source: "" });
-  e.peer.script((cmd) => (cmd.includes("port 81") ? { exitCode: 1, stderr: "boom\n" } : undefined));
+  const fault = { tool: "ufw", name: "fail-81" };
+  (await e.peer.server(ok.id)).fault(
+    fault.tool,
+    fault.name,
+    stubFault.fail({ ...fault, match: " port 81 ", exitCode: 1, stderr: "boom\n" }),
+  );
   const bad = await e.api.firewall.create({ serverId: ok.id, name: "bad", port: "81", protocol: "tcp", action: "allow", source: "" });
   // A server whose key is not authorized: authentication fails, with the error logged.
   const locked = await e.api.servers.create({ name: "locked", host: "127.0.0.1", sshPort: e.peer.port, sshUser: "root" });

@@ -87,11 +87,8 @@ describe("test connection", () => {
     const server = await api.servers.create({ name: "rebuilt", host: "127.0.0.1", sshPort: peer.port, sshUser: "root" });
     const detail = await api.servers.byId({ id: server.id });
     peer.authorize(detail.publicKeys.find((k) => k.kind === "root")!.publicKey, server.id);
-    peer.script((cmd) =>
-      cmd.includes("os-release")
-        ? { stdout: 'NAME="Debian GNU/Linux"\nVERSION="12 (bookworm)"\n---brokeforge-uname---\n6.1.0-test\n' }
-        : undefined,
-    );
+    // The fake server's /etc is this machine's (an overlay): make it say what a Debian 12 server says.
+    (await peer.server(server.id)).write("/etc/os-release", 'NAME="Debian GNU/Linux"\nVERSION="12 (bookworm)"\n');
 
     await api.servers.testConnection({ id: server.id });
     const first = await finished(server.id);
