@@ -3,11 +3,11 @@
  * (coverage/coverage-summary.json). It is for reading, not a gate: there are no thresholds.
  *
  * What it can and cannot see: vitest instruments the test processes, so code the tests run
- * in-process (activities, the tRPC routers, core, the catalogue, the web server started by the
- * integration tests) is counted; code in other processes is not — the worker started as a
- * child process by the e2e tests, Temporal workflows (run in the SDK's isolated bundle), the
- * browser half of app/, and scripts the tests spawn. A low figure for workflows/ or app/
- * means "not visible here", not "untested".
+ * in-process (activities, the tRPC routers, core, the catalogue, web/) is counted; code
+ * elsewhere is not — processes the tests spawn (the ops CLI, dev, the e2e worker), Temporal
+ * workflows (run in the SDK's isolated bundle), app/ (the web server serves the compiled Remix
+ * build, and its browser half runs in chromium). A low figure for workflows/, app/ or
+ * scripts/ops means "not visible here", not "untested".
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
@@ -68,5 +68,5 @@ console.log(
   `${"total".padEnd(width)}  ${pct(sum("lines"))}  ${pct(sum("statements"))}  ${pct(sum("branches"))}  ${pct(sum("functions"))}  ${String(files).padStart(5)}  ${String(unloaded).padStart(12)}`,
 );
 console.log(
-  "Per file: coverage/index.html. Branches and functions count loaded files only. Not counted: child processes (e2e worker), Temporal workflow bundles, the browser.",
+  "Per file: coverage/index.html. Branches and functions count loaded files only. Not counted: child processes (the ops CLI, dev, the e2e worker), Temporal workflow bundles, the compiled Remix build app/ is served from, the browser.",
 );
