@@ -14,9 +14,9 @@ import { measureChangeToScreen } from "./screen";
 import { SEED, seed } from "./seed";
 import { round } from "./stats";
 import { startWebApp } from "./web-app";
+import { launchChromium } from "../tests/setup/browser";
 
 const INVALIDATION = { clients: 1000, rounds: 30 } as const;
-const CHROMIUM = "/usr/bin/chromium";
 
 export async function measureLive(
   infra: { pgAdminUrl: string; temporalAddress: string },
@@ -40,12 +40,7 @@ export async function measureLive(
 
     t = Date.now();
     try {
-      const { chromium } = await import("playwright-core");
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--no-first-run", "--disable-extensions"],
-      });
+      browser = await launchChromium();
       log(`  chromium ${browser.version()} up in ${Date.now() - t} ms`);
     } catch (err) {
       log(`  chromium did not start (${String(err instanceof Error ? err.message : err).split("\n")[0]}): browser figures are null`);

@@ -1,6 +1,7 @@
 // A person's first session in a real browser (Debian chromium via playwright-core): sign up,
 // add a server pointing at a real OpenSSH sshd, authorize its key, test the connection.
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
+import { launchChromium } from "../setup/browser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSshd, type RunningSshd } from "../fixtures/sshd";
 import { setupTestEnv, startTestWeb, startTestWorker, teardownTestEnv, type TestEnv } from "../setup/app";
@@ -14,11 +15,7 @@ let browser: Browser;
 beforeAll(async () => {
   env = await setupTestEnv();
   [web, worker, sshd] = await Promise.all([startTestWeb(), startTestWorker(), startSshd()]);
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--no-first-run"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -1,7 +1,8 @@
 // Live status in a real browser: a firewall rule goes pending → installing → active in place,
 // a failing one shows its error and Retry fixes it, Remove takes it away, the progress bar
 // advances, and a restart of the web server mid-operation still ends in the right state.
-import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import { type Browser, type BrowserContext } from "playwright-core";
+import { launchChromium } from "../setup/browser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestWeb } from "../setup/app";
 import { startEngine, type Engine } from "../setup/engine";
@@ -15,11 +16,7 @@ const contexts: BrowserContext[] = [];
 beforeAll(async () => {
   e = await startEngine();
   web = await startTestWeb();
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--no-first-run"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

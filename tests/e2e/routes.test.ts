@@ -12,7 +12,8 @@
 // from what really happened on that server (and the test reads the server to check it). The
 // faults are real too: a stub call held, failing or hanging until the test says otherwise.
 import { TRPCClientError, createTRPCClient, httpLink } from "@trpc/client";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
+import { launchChromium } from "../setup/browser";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppRouter } from "../../trpc/router";
@@ -29,11 +30,7 @@ const extraPeers: SshPeer[] = [];
 beforeAll(async () => {
   e = await startEngine();
   web = await startTestWeb();
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--no-first-run"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
