@@ -8,6 +8,7 @@ import type pg from "pg";
 import type { TestProject } from "vitest/node";
 import { resolveTemporalCli } from "../scripts/infra/temporal";
 import type { SshPeer } from "../tests/fixtures/ssh-peer";
+import { callByPath } from "../tests/setup/call-by-path";
 import globalSetup from "../tests/setup/global";
 import type { Report } from "./report";
 
@@ -121,16 +122,7 @@ export async function startEngine(infra: Infra): Promise<BenchEngine> {
     peer: e.peer,
     api: e.api,
     userId: e.userId,
-    async call(path, input) {
-      let node: unknown = raw;
-      for (const key of path.split(".")) {
-        if ((typeof node !== "object" && typeof node !== "function") || node === null) throw new Error(`no procedure ${path}`);
-        node = Reflect.get(node, key);
-      }
-      if (typeof node !== "function") throw new Error(`no procedure ${path}`);
-      const result: unknown = await node(input);
-      return result;
-    },
+    call: callByPath(raw),
     db: e.db,
     temporal: await temporalClient(),
     addServer: e.addServer,

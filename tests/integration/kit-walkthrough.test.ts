@@ -11,12 +11,13 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { greetingKind, helloPackage } from "../../docs/examples/hello";
 import { startSshd, type RunningSshd } from "../fixtures/sshd";
 import { eventually, setupTestEnv, startTestWorker, teardownTestEnv, type TestEnv } from "../setup/app";
+import { callByPath, type CallByPath } from "../setup/call-by-path";
 
 let env: TestEnv;
 let sshd: RunningSshd;
 let worker: Awaited<ReturnType<typeof startTestWorker>>;
 let root: string;
-let call: (path: string, input: unknown) => Promise<unknown>;
+let call: CallByPath;
 let api: ReturnType<typeof import("../../trpc/router").createCaller>;
 let db: ReturnType<typeof import("../../core/db").db>;
 
@@ -38,16 +39,7 @@ beforeAll(async () => {
   // reach its procedures by path, as an HTTP client would.
   const { createCallerFactory } = await import("../../trpc/init");
   const raw = createCallerFactory(appRouter)(ctx);
-  call = async (path, input) => {
-    let node: unknown = raw;
-    for (const key of path.split(".")) {
-      if ((typeof node !== "object" && typeof node !== "function") || node === null) throw new Error(`no procedure ${path}`);
-      node = Reflect.get(node, key);
-    }
-    if (typeof node !== "function") throw new Error(`no procedure ${path}`);
-    const result: unknown = await node(input);
-    return result;
-  };
+  call = callByPath(raw);
 });
 
 afterAll(async () => {
