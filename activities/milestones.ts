@@ -100,7 +100,7 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
           const { type, name, versionFrom, configuration } = milestone.records;
           const version = versionFrom === undefined ? milestone.records.version : namedOutput(milestone, parsed, versionFrom);
           await tx.serverPackage.upsert({
-            where: { serverId_type: { serverId, type } },
+            where: { serverId_type_variant: { serverId, type, variant: milestone.records.variant ?? "" } },
             create: { serverId, type, name, version, configuration: configuration as object, status: "installing" },
             update: { name, version, configuration: configuration as object },
           });

@@ -29,11 +29,27 @@ export interface Step {
 export interface InventoryRecord {
   type: string; // the package type, e.g. "firewall"
   name: string; // what is installed, e.g. "ufw"
+  /** Which one of a package installed side by side (PHP "8.2"); "" or absent otherwise. */
+  variant?: string;
   /** A fixed version… */
   version?: string;
   /** …or the named output of one of the milestone's steps (see `Step.output`). */
   versionFrom?: string;
   configuration?: Record<string, unknown>;
+  /** Configuration values taken from named step outputs: `{ deployKey: "deploy_key" }`. */
+  configurationFrom?: Record<string, string>;
+}
+
+/**
+ * Rows of a resource kind that a milestone brings along (provisioning's SSH/HTTP/HTTPS
+ * firewall rules): upserted by id, `active`, when the milestone succeeds, so they appear on
+ * their page and can be removed like rows the user made. Ids are chosen by the plan (stable,
+ * so a re-run finds the same rows and the commands can name them).
+ */
+export interface BroughtResources {
+  /** The kind's `type`, e.g. "firewall_rule". */
+  kind: string;
+  rows: readonly ({ id: string } & Record<string, unknown>)[];
 }
 
 export interface Milestone {
@@ -45,7 +61,9 @@ export interface Milestone {
   /** Inventory written after this milestone succeeds. */
   records?: InventoryRecord;
   /** Inventory removed after this milestone succeeds (a remover's counterpart of records). */
-  removes?: Pick<InventoryRecord, "type" | "name">;
+  removes?: Pick<InventoryRecord, "type" | "name" | "variant">;
+  /** Resource rows written (active) after this milestone succeeds. */
+  brings?: BroughtResources;
 }
 
 export type Plan = readonly Milestone[];
@@ -61,15 +79,53 @@ export type Plan = readonly Milestone[];
  */
 export type Precondition = { kind: "package"; type: string; message: string } | { kind: "check"; argv: readonly string[]; message: string };
 
+/** The OS as read by the last connection test (os-release). */
+export interface OsFacts {
+  /** os-release ID: "debian", "ubuntu". */
+  id: string;
+  /** VERSION_ID: "12", "24.04". */
+  release: string;
+  /** VERSION_CODENAME: "bookworm". */
+  codename: string;
+}
+
 /** What plan builders may know about the server besides the row (never credentials). */
 export interface ServerFacts {
   id: string;
   sshPort: number;
   sshUser: string;
+  /** null until a connection test has read it. */
+  os?: OsFacts | null;
+  memoryMb?: number | null;
+  /** The variants the server's apt offers per package type, newest first: `{ php: ["8.4", "8.2"] }`. */
+  variants?: Readonly<Record<string, readonly string[]>>;
+  /** The public half of BrokeForge's key for the unprivileged "brokeforge" site user. */
+  siteUserPublicKey?: string | null;
 }
 
 export interface PlanContext {
   server: ServerFacts;
+  /**
+   * The server's generated secrets a plan asked for (`PackageDefinition.secrets`), by full
+   * name "<package type>.<name>". Only activities fill this in (plans with secrets are built
+   * there, never in a workflow), and the runner redacts every value from stored output.
+   */
+  secrets?: Readonly<Record<string, string>>;
+  /** The variant being installed or removed, for a package with `variants`. */
+  variant?: string;
+}
+
+/** A secret's value from the plan's context; a clear error when the engine did not load it. */
+export function secret(ctx: PlanContext, fullName: string): string {
+  const value = ctx.secrets?.[fullName];
+  if (!value) throw new Error(`The secret ${fullName} was not loaded for this plan`);
+  return value;
+}
+
+/** The variant a plan was asked for; a clear error when there is none. */
+export function variantOf(ctx: PlanContext, what: string): string {
+  if (!ctx.variant) throw new Error(`Say which ${what} to install`);
+  return ctx.variant;
 }
 
 // --- small constructors, so definitions read like the list of what happens ----------------
@@ -82,7 +138,7 @@ export function milestone(
   name: string,
   label: string,
   steps: readonly Step[],
-  extra: Pick<Milestone, "records" | "removes"> = {},
+  extra: Pick<Milestone, "records" | "removes" | "brings"> = {},
 ): Milestone {
   return { name, label, steps, ...extra };
 }
@@ -104,8 +160,37 @@ export interface PackageDefinition {
   aptPackages: readonly string[];
   /** Packages that must be installed first (their `type`s). */
   requires: readonly string[];
+  /**
+   * Secrets this package's plans use, by short name ("root_password"): generated (random,
+   * stored encrypted per server as "<type>.<name>") the first time a plan needs them, and
+   * shown to the server's owner only on an explicit reveal.
+   */
+  secrets?: readonly string[];
+  /**
+   * A package installed side by side in several variants (PHP 8.2 and 8.4): each variant is
+   * its own inventory row; plans get `ctx.variant`.
+   */
+  variants?: PackageVariants;
   install(ctx: PlanContext): Plan;
   remove(ctx: PlanContext): Plan;
+}
+
+export interface PackageVariants {
+  /** What a variant is in words: "version". */
+  label: string;
+  /**
+   * A regular expression over the names of the packages the server's apt knows, with one
+   * capture group: the variant ("^php(\\d+\\.\\d+)-fpm$"). The connection test lists them
+   * into `ServerFacts.variants[type]`.
+   */
+  aptPattern: string;
+  /** The inventory row's name for a variant: "php8.2". */
+  name(variant: string): string;
+}
+
+/** Full secret names ("redis.password") of a package. */
+export function secretNames(p: Pick<PackageDefinition, "type" | "secrets">): string[] {
+  return (p.secrets ?? []).map((s) => `${p.type}.${s}`);
 }
 
 export function definePackage<const P extends PackageDefinition>(definition: P): P {
@@ -130,6 +215,12 @@ export interface ActionDefinition<Row> {
   plan(row: Row, ctx: PlanContext): Plan;
   /** Checked before the first milestone; see Precondition. */
   requires?(row: Row, ctx: PlanContext): readonly Precondition[];
+  /**
+   * A retry continues where the failed run stopped: the leading milestones that succeeded in
+   * the last failed run of this action (same names, same order) are not run again. For long
+   * plans of idempotent milestones (provisioning: minutes of apt work before the failure).
+   */
+  resumable?: boolean;
 }
 
 /** Every kind can be installed (create, retry) and removed; the rest is optional. */
@@ -182,6 +273,8 @@ export interface ResourceDefinition<Row extends ResourceRowBase, S extends z.Zod
   /** The row's own words in an operation title: `“web” (443/tcp)`. */
   describe(row: Row): string;
   actions: ResourceActions<Row, A>;
+  /** Full names of the server secrets the row's plans use (see `PackageDefinition.secrets`). */
+  secrets?(row: Row): readonly string[];
 }
 
 export interface SameAs {
@@ -220,6 +313,7 @@ export interface ResourceKind {
   actions: { install: ActionDefinition<ResourceRowBase>; remove: ActionDefinition<ResourceRowBase> } & {
     [K in Action]?: ActionDefinition<ResourceRowBase>;
   };
+  secrets?(row: ResourceRowBase): readonly string[];
 }
 
 /** `defineResource<Row>()({...})`: the row type is given; input, actions and api are inferred. */
