@@ -4,7 +4,8 @@ import { quote, toShell } from "../../activities/ssh/shell";
 import { apt, dpkg, files, systemctl, users } from ".";
 import { APT_UPDATE, DPKG_REPAIR } from "./apt";
 import { ENSURE_USER } from "./users";
-import { REQUIRE_DIR, WRITE_FILE } from "./files";
+import { ENSURE_LINE, REQUIRE_DIR, WRITE_FILE, WRITE_FILE_IF_CHANGED } from "./files";
+import { RESTART_IF_CHANGED } from "./systemctl";
 
 const sh = (step: { argv: readonly string[] }) => toShell(step.argv);
 
@@ -54,6 +55,9 @@ describe("systemctl", () => {
     expect(sh(systemctl.isActive("nginx"))).toBe("systemctl is-active nginx");
     expect(sh(systemctl.stop("supervisor"))).toBe("systemctl stop supervisor");
     expect(sh(systemctl.start("cron"))).toBe("systemctl start cron");
+    expect(sh(systemctl.restartIfChanged("mariadb"))).toBe(
+      `sh -c ${quote(RESTART_IF_CHANGED)} sh mariadb /var/lib/brokeforge/restart-pending/mariadb`,
+    );
   });
 
   it.each(["--now", "nginx; reboot", "a b", ""])("refuses unit %j", (unit) => {
@@ -68,6 +72,32 @@ describe("files", () => {
       `sh -c ${quote(WRITE_FILE)} sh /etc/nginx/sites-available/a.conf ${quote(content)} 0644 root:www-data`,
     );
     expect(sh(files.write("/etc/x", "y"))).toBe(`sh -c ${quote(WRITE_FILE)} sh /etc/x y 0600 ''`);
+  });
+
+  it("writes only a changed file, flagging the unit it restarts", () => {
+    expect(
+      sh(
+        files.writeIfChanged("/etc/redis/brokeforge.conf", "bind 127.0.0.1\n", {
+          mode: "0640",
+          owner: "redis:redis",
+          restarts: "redis-server",
+        }),
+      ),
+    ).toBe(
+      `sh -c ${quote(WRITE_FILE_IF_CHANGED)} sh /etc/redis/brokeforge.conf ${quote("bind 127.0.0.1\n")} 0640 redis:redis /var/lib/brokeforge/restart-pending/redis-server`,
+    );
+    expect(sh(files.writeIfChanged("/etc/x", "y"))).toBe(`sh -c ${quote(WRITE_FILE_IF_CHANGED)} sh /etc/x y 0600 '' ''`);
+    expect(() => files.writeIfChanged("/etc/x", "y", { restarts: "../x" })).toThrow(/files: bad unit/);
+    expect(() => files.writeIfChanged("/etc/x", "y", { restarts: "-x" })).toThrow(/files: bad unit/);
+  });
+
+  it("appends a line once, flagging the unit it restarts", () => {
+    expect(sh(files.ensureLine("/etc/redis/redis.conf", "include /etc/redis/brokeforge.conf", { restarts: "redis-server" }))).toBe(
+      `sh -c ${quote(ENSURE_LINE)} sh /etc/redis/redis.conf 'include /etc/redis/brokeforge.conf' /var/lib/brokeforge/restart-pending/redis-server`,
+    );
+    expect(sh(files.ensureLine("/etc/a", "b"))).toBe(`sh -c ${quote(ENSURE_LINE)} sh /etc/a b ''`);
+    expect(() => files.ensureLine("/etc/a", "b\nc")).toThrow(/files: bad line/);
+    expect(() => files.ensureLine("/etc/a", "")).toThrow(/files: bad line/);
   });
 
   it("makes directories, removes files, and checks a directory", () => {
