@@ -6,6 +6,7 @@ import { ApplicationFailure } from "@temporalio/common";
 import { packageDefinition, resourceKind } from "../catalogue";
 import { requirePackage, type Plan, type Precondition, type ResourceKind, type ServerFacts } from "../catalogue/kit";
 import { db } from "../core/db";
+import { serverFactsSelect, toServerFacts } from "../core/server-facts";
 import { resourceTable, type ResourceRow } from "../core/resources";
 import { ACTIONS, type Action } from "../domain/resources";
 import type { TaskStatus } from "../domain/status";
@@ -45,7 +46,7 @@ export class UnknownKind extends ApplicationFailure {
 export async function loadOperation(operationId: string, expectedServerId?: string): Promise<LoadedOperation | null> {
   const operation = await db().operation.findUnique({
     where: { id: operationId },
-    include: { server: { select: { id: true, sshPort: true, sshUser: true } } },
+    include: { server: { select: serverFactsSelect } },
   });
   if (!operation) return null;
   // A queue only ever runs its own server's operations: anything else is a forged signal.
@@ -59,7 +60,7 @@ export async function loadOperation(operationId: string, expectedServerId?: stri
   const resource = await resourceTable(kind).findUnique({ where: { id: operation.resourceId } });
   if (resource && resource.serverId !== operation.serverId)
     throw invalid(`Resource ${operation.resourceId} is not on this operation's server`);
-  return { operation, kind, action, resourceId: operation.resourceId, resource, server: operation.server };
+  return { operation, kind, action, resourceId: operation.resourceId, resource, server: toServerFacts(operation.server) };
 }
 
 function actionOf(loaded: LoadedOperation) {

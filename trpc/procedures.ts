@@ -5,20 +5,19 @@ import { z } from "zod";
 import type { ResourceKind } from "../catalogue/kit";
 import { db } from "../core/db";
 import { resourceTable } from "../core/resources";
+import { serverFactsSelect, toServerFacts } from "../core/server-facts";
 import { protectedProcedure } from "./init";
 
 export const serverIdInput = z.object({ serverId: z.string().min(1).max(64) });
 export const idInput = z.object({ id: z.string().min(1).max(64) });
 
-/** What plan builders and create hooks may know about a server (never its keys). */
-const serverFacts = { id: true, sshPort: true, sshUser: true } as const;
-
 const notFound = (message: string) => new TRPCError({ code: "NOT_FOUND", message });
 
 export async function ownedServer(userId: string, serverId: string) {
-  const server = await db().server.findFirst({ where: { id: serverId, userId }, select: serverFacts });
+  // What plan builders and create hooks may know about the server (never its keys).
+  const server = await db().server.findFirst({ where: { id: serverId, userId }, select: serverFactsSelect });
   if (!server) throw notFound("Server not found");
-  return server;
+  return toServerFacts(server);
 }
 
 /** Input has `serverId`; the caller owns that server; `ctx.server` is it. */
