@@ -1,50 +1,43 @@
-// Test connection: connect over SSH, read OS facts, pin the host key on first contact.
+// Test connection: connect over SSH, read the server's facts, pin the host key on first contact.
 import { allPackages } from "../catalogue";
-import { apt } from "../catalogue/commands";
 import { db } from "../core/db";
 import { classified } from "./failures";
 import { connect } from "./ssh/client";
-import { toShell } from "./ssh/shell";
 import { pinHostKey } from "./host-keys";
+import { parseProbeOutput, probeCommand, probeMaxOutputBytes, type ProbeFacts, type VariantSource } from "./probe";
 import { loadTarget } from "./targets";
 
 export interface ProbeInput {
   serverId: string;
 }
-export interface ProbeResult {
+export interface ProbeResult extends ProbeFacts {
   fingerprint: string;
   algorithm: string;
-  osName: string | null;
-  osVersion: string | null;
-  kernel: string | null;
-  packageOffers: Record<string, apt.AptOffer>;
 }
 
-// One command, one channel: os-release, the kernel release, and what apt offers for the
-// catalogue's packages (how a package definition learns which version the OS has),
-// separated by marker lines. apt-cache is read-only; a server without it just offers nothing.
-function probeCommand(): string {
-  const packages = [...new Set(allPackages().flatMap((p) => p.aptPackages))];
-  const policy = packages.length ? `${toShell(apt.policy(packages))} 2>/dev/null` : "true";
-  return `cat /etc/os-release 2>/dev/null; echo ---brokeforge-uname---; uname -r; echo ---brokeforge-apt---; ${policy} || true`;
+/** The catalogue's packages with variants (PHP), as the probe lists them from apt. */
+function variantSources(): VariantSource[] {
+  return allPackages().flatMap((p) => (p.variants ? [{ type: p.type, aptPattern: p.variants.aptPattern }] : []));
 }
 
+// One command, one channel (activities/probe.ts): os-release, kernel, hardware, disk, swap,
+// virtualization, and what apt offers for the catalogue's packages (how a package definition
+// learns which version, and which variants, the OS has).
 export async function probeServer({ serverId }: ProbeInput): Promise<ProbeResult> {
   return classified(async () => {
     const target = await loadTarget(serverId);
     const conn = await connect(target, { readyTimeoutMs: 10_000 });
     try {
-      const out = await conn.exec(probeCommand(), { timeoutMs: 15_000, maxOutputBytes: 256 * 1024 });
-      const [osRelease = "", rest = ""] = out.stdout.split("---brokeforge-uname---");
-      const [uname = "", policy = ""] = rest.split("---brokeforge-apt---");
-      const fields = parseOsRelease(osRelease);
+      const aptPackages = [...new Set(allPackages().flatMap((p) => p.aptPackages))];
+      const variants = variantSources();
+      const out = await conn.exec(probeCommand(aptPackages, variants), {
+        timeoutMs: 15_000,
+        maxOutputBytes: probeMaxOutputBytes(variants),
+      });
       const result: ProbeResult = {
         fingerprint: conn.hostKey.fingerprint,
         algorithm: conn.hostKey.algorithm,
-        osName: fields.NAME ?? null,
-        osVersion: fields.VERSION ?? fields.VERSION_ID ?? null,
-        kernel: uname.trim() || null,
-        packageOffers: apt.parsePolicy(policy),
+        ...parseProbeOutput(out.stdout, variants),
       };
       await pinHostKey(serverId, target.host, target.port, conn.hostKey);
       return result;
@@ -52,15 +45,6 @@ export async function probeServer({ serverId }: ProbeInput): Promise<ProbeResult
       conn.close();
     }
   });
-}
-
-export function parseOsRelease(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const m = line.match(/^([A-Z_]+)=(.*)$/);
-    if (m) out[m[1]!] = m[2]!.replace(/^["']|["']$/g, "");
-  }
-  return out;
 }
 
 export interface ConnectionOutcome {
@@ -89,6 +73,17 @@ export async function recordConnectionOutcome({ serverId, operationId, result }:
             osVersion: result.probe.osVersion,
             kernel: result.probe.kernel,
             packageOffers: result.probe.packageOffers,
+            osId: result.probe.osId,
+            osRelease: result.probe.osRelease,
+            osCodename: result.probe.osCodename,
+            arch: result.probe.arch,
+            cpuCount: result.probe.cpuCount,
+            memoryMb: result.probe.memoryMb,
+            diskTotalMb: result.probe.diskTotalMb,
+            diskFreeMb: result.probe.diskFreeMb,
+            swapMb: result.probe.swapMb,
+            virtualization: result.probe.virtualization,
+            variantOffers: result.probe.variantOffers,
             lastConnectedAt: now,
           }
         : { connectionStatus: "failed", connectionError: result.error },
