@@ -13,6 +13,8 @@ import {
   firewallRuleAddPlan,
   firewallRuleRemovePlan,
   firewallUninstallPlan,
+  firewallWebPortsMilestone,
+  sshRuleRow,
   userRuleArgs,
   type FirewallRule,
 } from "./firewall";
@@ -169,6 +171,24 @@ describe("firewall, run against stubs", () => {
     runPlan(firewallRuleRemovePlan(same, { sshPort: 22 }));
     expect(readFileSync(join(stub, "ufw-rules"), "utf8")).toBe("allow proto tcp from any to any port 22 comment brokeforge-ssh\n");
     expect(calls().some((c) => c.includes("delete"))).toBe(false);
+  });
+
+  it("provisioning's rules: SSH, 80 and 443; removing the HTTP row closes 80, removing the SSH row keeps SSH", () => {
+    const web = firewallWebPortsMilestone("clsrv1", 22);
+    runPlan([...firewallInstallPlan({ sshPort: 22, serverId: "clsrv1" }), web, web]);
+    const rules = () => readFileSync(join(stub, "ufw-rules"), "utf8");
+    expect(rules()).toBe(
+      "allow proto tcp from any to any port 22 comment brokeforge-ssh\n" +
+        "allow proto tcp from any to any port 80 comment brokeforge:http-clsrv1\n" +
+        "allow proto tcp from any to any port 443 comment brokeforge:https-clsrv1\n",
+    );
+    const [http] = web.brings!.rows as unknown as FirewallRule[];
+    runPlan(firewallRuleRemovePlan(http!, { sshPort: 22 }));
+    runPlan(firewallRuleRemovePlan(sshRuleRow("clsrv1", 22), { sshPort: 22 }));
+    expect(rules()).toBe(
+      "allow proto tcp from any to any port 22 comment brokeforge-ssh\n" +
+        "allow proto tcp from any to any port 443 comment brokeforge:https-clsrv1\n",
+    );
   });
 
   it("a ufw error other than 'non-existent' fails the removal with ufw's message", () => {

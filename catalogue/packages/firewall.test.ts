@@ -6,6 +6,8 @@ import {
   firewallRuleAddPlan,
   firewallRuleRemovePlan,
   firewallUninstallPlan,
+  firewallWebPortsMilestone,
+  sshRuleRow,
   UFW_DELETE,
   UFW_DISABLE,
   type FirewallRule,
@@ -62,8 +64,71 @@ describe("firewallInstallPlan", () => {
     expect(steps.findIndex((s) => s.includes("port 2222"))).toBeLessThan(steps.indexOf("ufw --force enable"));
   });
 
+  it("given the server id, brings the SSH rule's row so it is listed on the firewall page", () => {
+    const plan = firewallInstallPlan({ sshPort: 2222, serverId: "clsrv1" });
+    expect(plan[0]!.brings).toBeUndefined();
+    expect(plan[1]!.brings).toEqual({
+      kind: "firewall_rule",
+      rows: [{ id: "ssh-clsrv1", name: "SSH", port: "2222", protocol: "tcp", action: "allow", source: null }],
+    });
+    expect(rendered(plan)).toEqual(rendered(firewallInstallPlan({ sshPort: 2222 })));
+    expect(firewallInstallPlan({ sshPort: 2222 })[1]!.brings).toBeUndefined();
+    expect(() => firewallInstallPlan({ sshPort: 22, serverId: "a b" })).toThrow(/bad rule id/);
+  });
+
+  it("removing the SSH rule's row never deletes the SSH rule: it only re-asserts it", () => {
+    const row = sshRuleRow("clsrv1", 2222);
+    expect(rendered(firewallRuleRemovePlan(row, { sshPort: 2222 }))).toEqual([
+      {
+        name: "remove_rule",
+        label: "Removing firewall rule",
+        steps: ["ufw allow proto tcp from any to any port 2222 comment brokeforge-ssh"],
+      },
+    ]);
+  });
+
   it.each([0, 65536, 22.5, NaN])("rejects SSH port %s", (sshPort) => {
     expect(() => firewallInstallPlan({ sshPort })).toThrow(/bad SSH port/);
+  });
+});
+
+describe("firewallWebPortsMilestone", () => {
+  it("opens 80 and 443 as BrokeForge rules named after their rows, and brings the rows", () => {
+    const m = firewallWebPortsMilestone("clsrv1");
+    expect(rendered([m])).toEqual([
+      {
+        name: "firewall_web_ports",
+        label: "Opening HTTP and HTTPS",
+        steps: [
+          "ufw allow proto tcp from any to any port 80 comment brokeforge:http-clsrv1",
+          "ufw allow proto tcp from any to any port 443 comment brokeforge:https-clsrv1",
+        ],
+      },
+    ]);
+    expect(m.brings).toEqual({
+      kind: "firewall_rule",
+      rows: [
+        { id: "http-clsrv1", name: "HTTP", port: "80", protocol: "tcp", action: "allow", source: null },
+        { id: "https-clsrv1", name: "HTTPS", port: "443", protocol: "tcp", action: "allow", source: null },
+      ],
+    });
+    expect(rendered([firewallWebPortsMilestone("clsrv1", 22)])).toEqual(rendered([m]));
+    // each row's removal deletes exactly the rule the milestone added
+    const remove = firewallRuleRemovePlan(m.brings!.rows[1] as unknown as FirewallRule, ssh)[0]!.steps[0]!.argv;
+    expect(remove.slice(4)).toEqual(m.steps[1]!.argv.slice(1));
+  });
+
+  it("an SSH port of 443 stays the SSH rule: re-asserted, no HTTPS row for the same tuple", () => {
+    const m = firewallWebPortsMilestone("clsrv1", 443);
+    expect(rendered([m])[0]!.steps).toEqual([
+      "ufw allow proto tcp from any to any port 80 comment brokeforge:http-clsrv1",
+      "ufw allow proto tcp from any to any port 443 comment brokeforge-ssh",
+    ]);
+    expect(m.brings!.rows.map((r) => r.id)).toEqual(["http-clsrv1"]);
+  });
+
+  it("refuses a server id that cannot be a rule id", () => {
+    expect(() => firewallWebPortsMilestone("x'; reboot")).toThrow(/bad rule id/);
   });
 });
 

@@ -17,7 +17,7 @@ import {
   type FirewallProtocol,
 } from "../../domain/firewall";
 import { apt, dpkg } from "../commands";
-import { definePackage, milestone, step, type Plan, type Step } from "../kit";
+import { definePackage, milestone, step, type Milestone, type Plan, type Step } from "../kit";
 
 export interface FirewallRule {
   id: string;
@@ -31,6 +31,23 @@ export interface FirewallRule {
 export interface FirewallContext {
   /** The server's SSH port (the port BrokeForge connects to). */
   sshPort: number;
+}
+
+/**
+ * The firewall_rule rows the install and the web-ports milestone bring along, so the rules
+ * provisioning opens appear on the firewall page. Ids are derived from the server id: stable
+ * (a re-run finds the same rows) and valid rule ids (`[A-Za-z0-9_-]`, like cuids).
+ */
+export const sshRuleId = (serverId: string) => `ssh-${serverId}`;
+export const httpRuleId = (serverId: string) => `http-${serverId}`;
+export const httpsRuleId = (serverId: string) => `https-${serverId}`;
+
+/** The SSH rule as a row: the same tuple as the `brokeforge-ssh` rule, so removing the row only re-asserts it. */
+export function sshRuleRow(serverId: string, sshPort: number): FirewallRule {
+  assertSshPort(sshPort);
+  const id = sshRuleId(serverId);
+  assertId(id);
+  return { id, name: "SSH", port: String(sshPort), protocol: "tcp", action: "allow", source: null };
 }
 
 /** No ":" after "brokeforge", so it can never equal a user rule's `brokeforge:<ruleId>`. */
@@ -100,8 +117,13 @@ function keepSsh(sshPort: number): Step {
   return step(`Keeping SSH port ${sshPort}/tcp open`, "ufw", ...sshRuleArgs(sshPort));
 }
 
-export function firewallInstallPlan({ sshPort }: FirewallContext): Plan {
+/**
+ * With `serverId`, the enabling milestone brings the SSH rule's row (firewall page); without,
+ * it brings nothing (a plan run by hand in tests).
+ */
+export function firewallInstallPlan({ sshPort, serverId }: FirewallContext & { serverId?: string }): Plan {
   assertSshPort(sshPort);
+  const brings = serverId === undefined ? {} : { brings: { kind: "firewall_rule", rows: [{ ...sshRuleRow(serverId, sshPort) }] } };
   return [
     milestone("install_ufw", "Installing ufw", [apt.update(), ...apt.install(["ufw"])]),
     milestone(
@@ -122,9 +144,30 @@ export function firewallInstallPlan({ sshPort }: FirewallContext): Plan {
           versionFrom: "version",
           configuration: { sshPort, defaultIncoming: "deny", defaultOutgoing: "allow" },
         },
+        ...brings,
       },
     ),
   ];
+}
+
+/**
+ * Opens 80/tcp and 443/tcp as ordinary BrokeForge rules (`brokeforge:<rowId>` comments) and
+ * brings their rows, so they are listed and removable like rules the user added. Provisioning
+ * puts it after the firewall install for roles with nginx. Given the SSH port, a web port that
+ * IS the SSH port only re-asserts the SSH rule and brings no second row for the same tuple.
+ */
+export function firewallWebPortsMilestone(serverId: string, sshPort?: number): Milestone {
+  const rows: FirewallRule[] = [
+    { id: httpRuleId(serverId), name: "HTTP", port: "80", protocol: "tcp", action: "allow", source: null },
+    { id: httpsRuleId(serverId), name: "HTTPS", port: "443", protocol: "tcp", action: "allow", source: null },
+  ];
+  const opened = sshPort === undefined ? rows : rows.filter((r) => sshRuleConflict(r, sshPort) === null);
+  const steps = rows.map((r) =>
+    opened.includes(r) ? step(`Allowing ${r.name} on port ${r.port}/tcp`, "ufw", ...userRuleArgs(r)) : keepSsh(sshPort!),
+  );
+  return milestone("firewall_web_ports", "Opening HTTP and HTTPS", steps, {
+    brings: { kind: "firewall_rule", rows: opened.map((r) => ({ ...r })) },
+  });
 }
 
 /** Disables the firewall (nothing is filtered any more) and purges ufw with its rules. */
@@ -168,6 +211,6 @@ export const firewall = definePackage({
   description: "ufw: incoming traffic denied except SSH and the rules you add.",
   aptPackages: ["ufw"],
   requires: [],
-  install: ({ server }) => firewallInstallPlan({ sshPort: server.sshPort }),
+  install: ({ server }) => firewallInstallPlan({ sshPort: server.sshPort, serverId: server.id }),
   remove: () => firewallUninstallPlan(),
 });

@@ -2,7 +2,7 @@
 // driven through BrokeForge, the result read back from the server and checked with real
 // TCP traffic from the host through a slirp4netns port forward.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { firewallInstallPlan, firewallRuleAddPlan } from "../../catalogue/packages/firewall";
+import { firewallInstallPlan, firewallRuleAddPlan, sshRuleId } from "../../catalogue/packages/firewall";
 import { startEngine, type Engine } from "../setup/engine";
 import { addToBrokeForge, httpGet, operationEnded, OP_TIMEOUT_MS, runPlanByHand, startHttpService, until } from "./brokeforge";
 import { bootDebian, type DebianServer } from "./harness";
@@ -44,7 +44,8 @@ async function ufwRules(): Promise<string[]> {
 
 /** ufw's rules carrying BrokeForge comments must be exactly the rules BrokeForge has as active. */
 async function expectUfwMatchesBrokeForge() {
-  const active = await e.db.firewallRule.findMany({ where: { serverId, status: "active" } });
+  // The install brings the SSH rule's row: on ufw it is the `brokeforge-ssh` rule checked below.
+  const active = await e.db.firewallRule.findMany({ where: { serverId, status: "active", id: { not: sshRuleId(serverId) } } });
   const lines = await ufwRules();
   const ids = lines.flatMap((l) => /# brokeforge:(\S+)$/.exec(l)?.[1] ?? []);
   // Each rule twice (IPv4 and IPv6) unless its source is one address family; nothing else of ours.
