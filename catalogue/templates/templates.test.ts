@@ -1,5 +1,6 @@
 // Config templates, Kamal-style: the exact text is the assertion.
 import { describe, expect, it } from "vitest";
+import { NGINX_CATCH_ALL, nginxConf } from "./nginx-conf";
 import { nginxSite } from "./nginx-site";
 import { phpFpmPool, phpFpmSocket } from "./php-fpm-pool";
 
@@ -93,5 +94,76 @@ pm.max_requests = 500
 
   it.each([[{ user: "root;x" }], [{ phpVersion: "8" }], [{ maxChildren: 0 }]])("refuses %j", (over) => {
     expect(() => phpFpmPool({ user: "brokeforge", phpVersion: "8.2", ...over })).toThrow(/php-fpm: bad/);
+  });
+});
+
+describe("nginxConf", () => {
+  it("hardens the main configuration: no version, gzip, 64m bodies, conf.d and sites-enabled", () => {
+    expect(nginxConf()).toBe(`# Managed by BrokeForge: changes here are overwritten.
+user www-data;
+worker_processes auto;
+pid /run/nginx.pid;
+error_log /var/log/nginx/error.log;
+include /etc/nginx/modules-enabled/*.conf;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    sendfile on;
+    tcp_nopush on;
+    types_hash_max_size 2048;
+    # Long domain names in server_name would not fit the default bucket.
+    server_names_hash_bucket_size 128;
+
+    # No version in error pages and the Server header.
+    server_tokens off;
+    client_max_body_size 64m;
+    keepalive_timeout 65;
+
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_timeout 1d;
+    ssl_session_tickets off;
+
+    access_log /var/log/nginx/access.log;
+
+    gzip on;
+    gzip_vary on;
+    gzip_proxied any;
+    gzip_comp_level 5;
+    gzip_min_length 256;
+    gzip_types text/plain text/css text/xml text/javascript application/javascript application/json application/ld+json application/manifest+json application/xml application/rss+xml application/atom+xml application/xhtml+xml image/svg+xml image/x-icon font/ttf font/otf application/vnd.ms-fontobject;
+
+    include /etc/nginx/conf.d/*.conf;
+    include /etc/nginx/sites-enabled/*;
+}
+`);
+    expect(nginxConf({ clientMaxBodyMb: 512 })).toContain("\n    client_max_body_size 512m;\n");
+  });
+
+  it.each([0, 1.5, 20000])("refuses client_max_body_size %s MiB", (clientMaxBodyMb) => {
+    expect(() => nginxConf({ clientMaxBodyMb })).toThrow(/nginx: bad client_max_body_size/);
+  });
+
+  it("the catch-all closes unknown hosts on 80 and refuses their TLS handshakes on 443", () => {
+    expect(NGINX_CATCH_ALL).toBe(`# Managed by BrokeForge: changes here are overwritten.
+# Requests for hosts no site serves are closed without an answer.
+server {
+    listen 80 default_server;
+    listen [::]:80 default_server;
+    listen 443 ssl default_server;
+    listen [::]:443 ssl default_server;
+    server_name _;
+    ssl_reject_handshake on;
+    access_log off;
+    return 444;
+}
+`);
   });
 });
