@@ -1,8 +1,9 @@
-// Overview: connection, host key, keys to authorize, recent operations. Data comes from the
+// Overview: connection, host key, the server's facts, keys to authorize, recent operations. Data comes from the
 // layout's live query, so a test connection's result appears without a reload.
 import { Form, useActionData, useNavigation, useRouteLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
 import { Button, FormError } from "../components/ui";
+import { ServerFacts } from "../components/server-facts";
 import { OperationBadge } from "../components/status";
 import { useTRPC } from "../lib/trpc";
 import type { action, loader } from "./servers.$id";
@@ -67,6 +68,8 @@ export default function ServerOverview() {
           </Form>
         ) : null}
       </section>
+
+      <ServerFacts server={server} />
 
       <section className="rounded-lg border border-slate-200 bg-white p-4" aria-labelledby="keys-heading">
         <h2 id="keys-heading" className="font-medium">

@@ -11,6 +11,7 @@
 // a mount namespace of its own with stub tools first on PATH, so what the page shows comes
 // from what really happened on that server (and the test reads the server to check it). The
 // faults are real too: a stub call held, failing or hanging until the test says otherwise.
+import { arch, availableParallelism } from "node:os";
 import { TRPCClientError, createTRPCClient, httpLink } from "@trpc/client";
 import { type Browser, type Page } from "playwright-core";
 import { launchChromium } from "../setup/browser";
@@ -126,6 +127,37 @@ async function testConnection(page: Page, expected: "connected" | "failed") {
 }
 
 describe("a server's own pages", () => {
+  it("overview: a connection test shows what the server is; a Debian it does not support gets a warning naming what is", async () => {
+    const { page } = await newUser("facts");
+    const id = await addServer(page, "facts-1");
+    await testConnection(page, "connected");
+    // The fake server is a namespace of this machine (Debian 12): its hardware is this one's.
+    const facts = page.getByTestId("server-facts");
+    await facts.waitFor();
+    expect(await page.getByTestId("fact-os").textContent()).toBe("Debian 12 (bookworm)");
+    expect(await page.getByTestId("fact-cpus").textContent()).toBe(String(availableParallelism()));
+    expect(await page.getByTestId("fact-arch").textContent()).toBe(arch() === "x64" ? "x86_64" : "aarch64");
+    expect(await page.getByTestId("fact-memory").textContent()).toMatch(/^\d+(\.\d)? GB$/);
+    expect(await page.getByTestId("fact-disk").textContent()).toMatch(/^\d+(\.\d)? GB, \d+(\.\d)? GB free$/);
+    expect(await page.getByTestId("fact-swap").textContent()).toMatch(/^(No|Yes \(\d+(\.\d)? [MG]B\))$/);
+    expect(await page.getByTestId("os-unsupported").count()).toBe(0);
+
+    // The same server reinstalled with Debian 11: the next test says BrokeForge does not support it.
+    (await e.peer.server(id)).write("/etc/os-release", 'NAME="Debian GNU/Linux"\nVERSION_ID="11"\nVERSION_CODENAME=bullseye\nID=debian\n');
+    await page.getByRole("button", { name: "Test connection" }).click();
+    await expect
+      .poll(
+        () =>
+          page
+            .getByTestId("os-unsupported")
+            .textContent()
+            .catch(() => null),
+        { timeout: 30_000 },
+      )
+      .toBe("This server runs Debian 11, which BrokeForge does not support. Supported: Debian 12 and 13, Ubuntu 22.04 and 24.04.");
+    expect(await page.getByTestId("fact-os").textContent()).toBe("Debian GNU/Linux 11");
+  });
+
   it("edit: a bad port is refused next to the field with the values kept; moving the server forgets the pinned key, the next test pins the new one", async () => {
     const { page } = await newUser("edit");
     const id = await addServer(page, "db-1");
