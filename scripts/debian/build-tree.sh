@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds a Debian 12 (bookworm) root tree for the test servers of tests/debian.
-# Usage: build-tree.sh <target dir> <deb cache dir> [nspawn|vm]
+# Builds a Debian root tree for the test servers of tests/debian: Debian 12 (bookworm, the
+# default) or Debian 13 (trixie).
+# Usage: build-tree.sh <target dir> <deb cache dir> [nspawn|vm] [bookworm|trixie]
 #   nspawn (default): booted by systemd-nspawn, the host's kernel, network set up from outside.
 #   vm: the same plus Debian's kernel (linux-image-amd64), an fstab and DHCP via
 #       systemd-networkd, to boot under QEMU with the tree copied into an ext4 disk image.
@@ -12,9 +13,10 @@
 # this file: any change here rebuilds the cached tree.
 set -euo pipefail
 
-target=${1:?usage: build-tree.sh <target dir> <deb cache dir> [nspawn|vm]}
+target=${1:?usage: build-tree.sh <target dir> <deb cache dir> [nspawn|vm] [bookworm|trixie]}
 cache=${2:-}
 flavor=${3:-nspawn}
+suite=${4:-bookworm}
 MIRROR=${DEBIAN_TEST_MIRROR:-http://deb.debian.org/debian}
 SECURITY=${DEBIAN_TEST_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 PACKAGES=systemd,systemd-sysv,dbus,openssh-server,sudo,ca-certificates,git,procps,iproute2
@@ -23,21 +25,43 @@ case $flavor in
   vm) PACKAGES=$PACKAGES,linux-image-amd64,initramfs-tools,udev,kmod ;;
   *) echo "unknown flavor $flavor (nspawn|vm)" >&2; exit 1 ;;
 esac
+case $suite in
+  bookworm | trixie) ;;
+  *) echo "unknown suite $suite (bookworm|trixie)" >&2; exit 1 ;;
+esac
 
 [ "$(id -u)" -eq 0 ] || { echo "build-tree.sh must run as root (debootstrap, chroot)" >&2; exit 1; }
 [ ! -e "$target" ] || { echo "$target already exists" >&2; exit 1; }
 
 args=(--variant=minbase --include="$PACKAGES" --components=main)
 if [ -n "$cache" ]; then mkdir -p "$cache"; args+=(--cache-dir="$(realpath "$cache")"); fi
-echo "debootstrap bookworm into $target (packages: $PACKAGES)" >&2
-debootstrap "${args[@]}" bookworm "$target" "$MIRROR" >&2
+echo "debootstrap $suite into $target (packages: $PACKAGES)" >&2
+debootstrap "${args[@]}" "$suite" "$target" "$MIRROR" >&2
 
-# apt inside the server: the same suites a Debian 12 cloud image uses.
-cat >"$target/etc/apt/sources.list" <<EOF
+# apt inside the server: the same suites a Debian cloud image uses, in the format its
+# installer writes: a one-line sources.list on bookworm, deb822 debian.sources on trixie.
+if [ "$suite" = bookworm ]; then
+  cat >"$target/etc/apt/sources.list" <<EOF
 deb $MIRROR bookworm main
 deb $MIRROR bookworm-updates main
 deb $SECURITY bookworm-security main
 EOF
+else
+  rm -f "$target/etc/apt/sources.list"
+  cat >"$target/etc/apt/sources.list.d/debian.sources" <<EOF
+Types: deb
+URIs: $MIRROR
+Suites: $suite $suite-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $SECURITY
+Suites: $suite-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+fi
 rm -rf "$target"/var/lib/apt/lists/* "$target"/var/cache/apt/archives/*.deb
 
 # slirp4netns' DNS forwarder (the container's network is 10.0.2.0/24; the harness passes
@@ -83,4 +107,4 @@ if [ "$flavor" = vm ]; then
   ls "$target"/boot/vmlinuz-* "$target"/boot/initrd.img-* >&2
 fi
 
-echo "bookworm tree ready: $(du -sh "$target" | cut -f1)" >&2
+echo "$suite tree ready: $(du -sh "$target" | cut -f1)" >&2

@@ -1,8 +1,11 @@
-// bootDebian: one throwaway Debian 12 server per call. The cached tree (tree.ts) gets a fresh
+// bootDebian: one throwaway Debian server (12 by default, 13 with suite 'trixie') per call. The cached tree (tree.ts) gets a fresh
 // overlay and identity (overlay.ts) in its own run dir (run-dir.ts), boots as an nspawn
 // container (nspawn.ts) or a QEMU VM (qemu.ts), and is ready once a real SSH login works
 // (ssh.ts). The returned server talks to it over one reused harness connection.
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { APT_PROXY_CONF, aptProxyConf, applyNetnsRules, ensureAptCache, netnsRules } from "./apt-cache";
 import { startNspawn } from "./nspawn";
 import { provisionOverlay } from "./overlay";
 import { startQemu } from "./qemu";
@@ -15,9 +18,11 @@ const DEFAULT_BOOT_TIMEOUT: Record<BootMode, number> = { nspawn: 120_000, qemu: 
 
 export async function bootDebian(opts: BootOptions = {}): Promise<DebianServer & DebianServerExtras> {
   const mode = opts.mode ?? "nspawn";
+  const suite = opts.suite ?? "bookworm";
   await ensureHostTools({ qemu: mode === "qemu" });
   sweepLeftovers();
-  const tree = await ensureTree(mode === "qemu" ? "vm" : "nspawn");
+  const tree = await ensureTree(mode === "qemu" ? "vm" : "nspawn", suite);
+  const aptCachePort = opts.aptCache === false ? null : await ensureAptCache();
   const bootTimeoutMs = Number(process.env.DEBIAN_TEST_BOOT_TIMEOUT_MS ?? DEFAULT_BOOT_TIMEOUT[mode]);
 
   const id = randomBytes(4).toString("hex");
@@ -26,7 +31,15 @@ export async function bootDebian(opts: BootOptions = {}): Promise<DebianServer &
 
   try {
     const { hostKeyFingerprints, harnessKey } = provisionOverlay(run, tree);
-    const machine = mode === "nspawn" ? await startNspawn(run) : await startQemu(run, tree);
+    if (aptCachePort !== null) writeFileSync(path.join(run.rootDir, APT_PROXY_CONF), aptProxyConf(aptCachePort));
+    const machine = mode === "nspawn" ? await startNspawn(run, { hostLoopback: aptCachePort !== null }) : await startQemu(run, tree);
+    // Before the machine's first apt run: the host's loopback only on the cache's port.
+    const setMirrorBlocked = async (blocked: boolean) => {
+      if (machine.netnsPid === undefined) throw new Error(`blockMirror/unblockMirror need nspawn mode (${name} is ${mode})`);
+      // Without the cache the namespace cannot reach the host at all; 0 matches no real port.
+      await applyNetnsRules(machine.netnsPid, netnsRules(aptCachePort ?? 0, blocked));
+    };
+    if (aptCachePort !== null && machine.netnsPid !== undefined) await setMirrorBlocked(false);
     const ssh = harnessSsh({ machine, name, mode, harnessKey, hostKeyFingerprints, bootTimeoutMs, consoleLog: run.consoleLog });
     let current = await ssh.waitFor(sshTrueOn, "`ssh true`");
     const bootMs = Date.now() - machine.startedAt;
@@ -51,6 +64,9 @@ export async function bootDebian(opts: BootOptions = {}): Promise<DebianServer &
       hostKeyFingerprints,
       rootDir: run.rootDir,
       bootMs,
+      suite,
+      blockMirror: () => setMirrorBlocked(true),
+      unblockMirror: () => setMirrorBlocked(false),
       exec,
       async sh(command, o) {
         const r = await exec(command, o);

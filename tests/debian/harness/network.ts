@@ -22,7 +22,11 @@ export interface Netns {
   forward(guestPort?: number): Promise<number>;
 }
 
-export async function startNetwork(run: Run): Promise<Netns> {
+/**
+ * `hostLoopback`: 10.0.2.2 reaches the host's 127.0.0.1 (for the apt cache; apt-cache.ts
+ * fences it to the cache's port with nft). Without it slirp4netns gets --disable-host-loopback.
+ */
+export async function startNetwork(run: Run, opts: { hostLoopback: boolean }): Promise<Netns> {
   const holder = spawn("setpriv", ["--pdeathsig", "KILL", "--", "unshare", "--net", "--", "sleep", "infinity"], { stdio: "ignore" });
   run.track("holder", holder);
   // unshare execs sleep in the same process: wait until it did, i.e. it has its own netns.
@@ -42,7 +46,7 @@ export async function startNetwork(run: Run): Promise<Netns> {
   // prettier-ignore
   const argv = [
     '--pdeathsig', 'KILL', '--', 'slirp4netns',
-    '--configure', '--mtu=65520', '--disable-host-loopback',
+    '--configure', '--mtu=65520', ...(opts.hostLoopback ? [] : ['--disable-host-loopback']),
     '--api-socket', apiSocket, '--ready-fd', '3',
     String(holder.pid), 'tap0',
   ];

@@ -8,9 +8,9 @@ import { setSshPort } from "./overlay";
 import type { Run } from "./run-dir";
 import type { Machine } from "./types";
 
-export async function startNspawn(run: Run): Promise<Machine> {
+export async function startNspawn(run: Run, opts: { hostLoopback: boolean }): Promise<Machine> {
   const { machine, rootDir, consolePath } = run;
-  const netns = await startNetwork(run);
+  const netns = await startNetwork(run, opts);
   // SSH: the same port number outside and inside (overlay.ts says why).
   const sshPort = await netns.forward();
   setSshPort(rootDir, sshPort);
@@ -42,5 +42,5 @@ export async function startNspawn(run: Run): Promise<Machine> {
   };
   const startedAt = Date.now();
   launch();
-  return { sshPort, forward: (guestPort) => netns.forward(guestPort), startedAt, exitReason: () => exit };
+  return { sshPort, forward: (guestPort) => netns.forward(guestPort), startedAt, exitReason: () => exit, netnsPid: netns.holderPid };
 }

@@ -1,13 +1,14 @@
-// Prerequisites (root, host tools) and the cached bookworm tree every test server boots from:
-// scripts/debian/ensure-tree.sh builds it once per recipe (build-tree.sh) under
-// .cache/debian/bookworm-<flavor>-<recipe hash>, under an flock when several files start at once.
+// Prerequisites (root, host tools) and the cached Debian trees test servers boot from:
+// scripts/debian/ensure-tree.sh builds one per suite, flavor and recipe (build-tree.sh) under
+// .cache/debian/<suite>-<flavor>-<recipe hash>, under an flock when several files start at once.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { DebianSuite } from "./types";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-const SCRIPTS = path.join(REPO, "scripts/debian");
+export const SCRIPTS = path.join(REPO, "scripts/debian");
 export const CACHE_ROOT = process.env.DEBIAN_TEST_CACHE ?? path.join(REPO, ".cache/debian");
 
 let toolsChecked: Promise<void> | undefined;
@@ -19,7 +20,7 @@ export function ensureHostTools(opts: { qemu?: boolean } = {}): Promise<void> {
     if (process.getuid?.() !== 0) {
       throw new Error(
         "tests/debian need root: they mount overlays, create network namespaces and boot systemd-nspawn containers. " +
-          "Run the tests as root (plus these Debian packages: debootstrap systemd-container slirp4netns; qemu-system-x86 for vm.test.ts).",
+          "Run the tests as root (plus these Debian packages: debootstrap systemd-container slirp4netns apt-cacher-ng nftables curl; qemu-system-x86 for vm.test.ts).",
       );
     }
     // Async: waiting for another test file's apt-get must not block this worker's event loop.
@@ -31,11 +32,11 @@ export function ensureHostTools(opts: { qemu?: boolean } = {}): Promise<void> {
   return (toolsChecked ??= check());
 }
 
-/** Path of the cached bookworm tree, building it (≈1–2 min) when the recipe changed. */
-export async function ensureTree(flavor: "nspawn" | "vm" = "nspawn"): Promise<string> {
+/** Path of the cached tree of `suite`, building it (≈1 min) when the recipe changed. */
+export async function ensureTree(flavor: "nspawn" | "vm" = "nspawn", suite: DebianSuite = "bookworm"): Promise<string> {
   await ensureHostTools({ qemu: flavor === "vm" });
   const started = Date.now();
-  const { code, stdout, stderr } = await runCollect("bash", [path.join(SCRIPTS, "ensure-tree.sh"), CACHE_ROOT, flavor]);
+  const { code, stdout, stderr } = await runCollect("bash", [path.join(SCRIPTS, "ensure-tree.sh"), CACHE_ROOT, flavor, suite]);
   if (code !== 0) throw new Error(`Building the Debian test tree failed (exit ${code}):\n${stderr.slice(-6000)}`);
   const tree = stdout.trim().split("\n").at(-1)!;
   if (!existsSync(path.join(tree, ".complete"))) throw new Error(`ensure-tree.sh returned ${tree}, which is not a complete tree`);
@@ -43,7 +44,7 @@ export async function ensureTree(flavor: "nspawn" | "vm" = "nspawn"): Promise<st
   return tree;
 }
 
-function runCollect(cmd: string, args: string[]): Promise<{ code: number | null; out: string; stdout: string; stderr: string }> {
+export function runCollect(cmd: string, args: string[]): Promise<{ code: number | null; out: string; stdout: string; stderr: string }> {
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";

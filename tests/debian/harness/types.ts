@@ -25,10 +25,22 @@ export interface DebianServer {
   consoleLog(): string;
   /** Milliseconds from spawning nspawn to the first successful `ssh true`. */
   bootMs: number;
+  /** The Debian release it runs. */
+  suite: DebianSuite;
+  /**
+   * Makes Debian's mirror unreachable from this server only (the shared apt cache and any
+   * http/https connection are refused) until unblockMirror(): an apt download fails at once,
+   * even of .debs the cache holds. nspawn mode only.
+   */
+  blockMirror(): Promise<void>;
+  unblockMirror(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export type BootMode = "nspawn" | "qemu";
+
+/** Debian 12 or Debian 13. */
+export type DebianSuite = "bookworm" | "trixie";
 
 export interface BootOptions {
   /** Machine name prefix (shows in logs). */
@@ -38,6 +50,13 @@ export interface BootOptions {
    * qemu: a VM with Debian's own kernel (software emulation: boot ≈ 40 s, apt ≈ 10× slower).
    */
   mode?: BootMode;
+  /** Debian release (default bookworm). */
+  suite?: DebianSuite;
+  /**
+   * apt downloads through the shared apt-cacher-ng on the host (default true). False: straight
+   * to Debian's mirror, and the server cannot reach the host's loopback at all.
+   */
+  aptCache?: boolean;
 }
 
 export interface DebianServerExtras {
@@ -58,4 +77,6 @@ export interface Machine {
   startedAt: number;
   /** Why the machine is gone for good, or null while it runs (or reboots). */
   exitReason(): string | null;
+  /** The process holding the machine's network namespace (nspawn only; QEMU has none). */
+  netnsPid?: number;
 }
