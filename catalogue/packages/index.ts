@@ -3,12 +3,14 @@ import type { PackageDefinition } from "../kit";
 import { base } from "./base";
 import { firewall } from "./firewall";
 import { nginx } from "./nginx";
+import { postgresql } from "./postgresql";
+import { redis } from "./redis";
 import { mariadb } from "./mariadb";
 import { scheduler } from "./scheduler";
 import { siteUser } from "./site-user";
 import { supervisor } from "./supervisor";
 
-export const PACKAGES: readonly PackageDefinition[] = [firewall, scheduler, supervisor, mariadb, base, siteUser, nginx];
+export const PACKAGES: readonly PackageDefinition[] = [firewall, scheduler, supervisor, mariadb, base, siteUser, nginx, postgresql, redis];
 
 /** Packages added at run time (tests, and code that extends BrokeForge) before the app starts. */
 const registered: PackageDefinition[] = [];
