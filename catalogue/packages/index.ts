@@ -9,8 +9,24 @@ import { mariadb } from "./mariadb";
 import { scheduler } from "./scheduler";
 import { siteUser } from "./site-user";
 import { supervisor } from "./supervisor";
+import { php } from "./php";
+import { composer } from "./composer";
+import { node } from "./node";
 
-export const PACKAGES: readonly PackageDefinition[] = [firewall, scheduler, supervisor, mariadb, base, siteUser, nginx, postgresql, redis];
+export const PACKAGES: readonly PackageDefinition[] = [
+  firewall,
+  scheduler,
+  supervisor,
+  mariadb,
+  base,
+  siteUser,
+  nginx,
+  postgresql,
+  redis,
+  php,
+  composer,
+  node,
+];
 
 /** Packages added at run time (tests, and code that extends BrokeForge) before the app starts. */
 const registered: PackageDefinition[] = [];
