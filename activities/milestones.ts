@@ -3,7 +3,9 @@
 import { ApplicationFailure, Context } from "@temporalio/activity";
 import { db } from "../core/db";
 import { classified } from "./failures";
-import type { Milestone } from "../catalogue/kit";
+import { resourceKind } from "../catalogue";
+import type { BroughtResources, Milestone } from "../catalogue/kit";
+import { resourceTable } from "../core/resources";
 import { acquire, discard, release } from "./ssh/pool";
 import { script, type ParsedScriptOutput } from "./ssh/shell";
 import { loadOperation, planOf } from "./plans";
@@ -29,8 +31,8 @@ export interface RunMilestoneInput {
   timeoutMs: number;
 }
 
-/** The milestone to run, from the plan rebuilt out of the operation's rows. */
-async function milestoneOf(input: RunMilestoneInput): Promise<{ milestone: Milestone; total: number }> {
+/** The milestone to run, from the plan rebuilt out of the operation's rows, and the secrets to redact. */
+async function milestoneOf(input: RunMilestoneInput): Promise<{ milestone: Milestone; total: number; secrets: string[] }> {
   const loaded = await loadOperation(input.operationId, input.serverId);
   if (!loaded?.resource) throw ApplicationFailure.nonRetryable("The operation or its resource no longer exists", "InvalidInput");
   const plan = planOf({ ...loaded, resource: loaded.resource });
@@ -41,13 +43,13 @@ async function milestoneOf(input: RunMilestoneInput): Promise<{ milestone: Miles
       "InvalidInput",
     );
   }
-  return { milestone, total: plan.length };
+  return { milestone, total: plan.length, secrets: Object.values(loaded.secrets) };
 }
 
 export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode: number }> {
   return classified(async () => {
     const { operationId, serverId, step } = input;
-    const { milestone, total } = await milestoneOf(input);
+    const { milestone, total, secrets } = await milestoneOf(input);
     const key = { operationId_step: { operationId, step } };
     const started = await db().operationMilestone.upsert({
       where: key,
@@ -73,6 +75,7 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
         timeoutMs: input.timeoutMs,
         maxOutputBytes: 256 * 1024,
         signal: ctx.cancellationSignal,
+        redact: secrets,
       });
     } catch (err) {
       // Cancelled or timed out: the run does not end with our channel, so stop it before the
@@ -96,16 +99,12 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
           where: key,
           data: { state: "succeeded", exitCode: 0, outputTail: output, finishedAt: new Date() },
         });
-        if (milestone.records) {
-          const { type, name, versionFrom, configuration } = milestone.records;
-          const version = versionFrom === undefined ? milestone.records.version : namedOutput(milestone, parsed, versionFrom);
-          await tx.serverPackage.upsert({
-            where: { serverId_type_variant: { serverId, type, variant: milestone.records.variant ?? "" } },
-            create: { serverId, type, name, version, configuration: configuration as object, status: "installing" },
-            update: { name, version, configuration: configuration as object },
-          });
+        if (milestone.records) await recordInventory(tx, serverId, milestone, parsed);
+        if (milestone.removes) {
+          const { type, variant = "" } = milestone.removes;
+          await tx.serverPackage.deleteMany({ where: { serverId, type, variant } });
         }
-        if (milestone.removes) await tx.serverPackage.deleteMany({ where: { serverId, type: milestone.removes.type } });
+        if (milestone.brings) await bringResources(tx, serverId, milestone.brings);
       });
       return { exitCode: 0 };
     }
@@ -153,11 +152,46 @@ async function stopDetached(serverId: string, conn: SshConnection, run: RunPlace
   }
 }
 
+type Tx = Parameters<Parameters<ReturnType<typeof db>["$transaction"]>[0]>[0];
+
+/**
+ * The seed's persist(): the inventory row of what the milestone installed. A records milestone
+ * means "this package is now installed", so the row is `active` — for a package's own install
+ * the operation's completion says the same a moment later; for provisioning, which installs
+ * many packages in one operation, this is what makes each appear installed as it lands.
+ */
+async function recordInventory(tx: Tx, serverId: string, milestone: Milestone, parsed: ParsedScriptOutput): Promise<void> {
+  const { type, name, variant = "", versionFrom, configuration, configurationFrom } = milestone.records!;
+  const version = versionFrom === undefined ? milestone.records!.version : namedOutput(milestone, parsed, versionFrom);
+  const fromOutputs = Object.fromEntries(
+    Object.entries(configurationFrom ?? {}).map(([key, output]) => [key, namedOutput(milestone, parsed, output, 4096)]),
+  );
+  const config = configuration || configurationFrom ? ({ ...configuration, ...fromOutputs } as object) : undefined;
+  await tx.serverPackage.upsert({
+    where: { serverId_type_variant: { serverId, type, variant } },
+    create: { serverId, type, name, variant, version, configuration: config, status: "active" },
+    update: { name, version, configuration: config, status: "active", errorLog: null },
+  });
+}
+
+/** Rows a milestone brings along (provisioning's firewall rules), upserted by their plan-chosen ids. */
+async function bringResources(tx: Tx, serverId: string, brings: BroughtResources): Promise<void> {
+  const kind = resourceKind(brings.kind);
+  if (!kind) throw new Error(`A milestone brings rows of an unknown kind ${brings.kind}`);
+  const table = resourceTable(kind, tx);
+  for (const { id, ...columns } of brings.rows) {
+    const existing = await table.findUnique({ where: { id } });
+    if (existing && existing.serverId !== serverId) throw new Error(`Row ${id} belongs to another server`);
+    if (existing) await table.updateMany({ where: { id }, data: { status: "active", errorLog: null } });
+    else await table.create({ data: { ...columns, id, serverId, status: "active" } });
+  }
+}
+
 /** The trimmed stdout of the milestone's step whose output is named `name` (see Step.output). */
-function namedOutput(milestone: Milestone, parsed: ParsedScriptOutput, name: string): string | null {
+function namedOutput(milestone: Milestone, parsed: ParsedScriptOutput, name: string, max = 64): string | null {
   const index = milestone.steps.findIndex((s) => s.output === name);
   if (index < 0) throw new Error(`Milestone ${milestone.name} has no step whose output is named "${name}"`);
-  return parsed.steps[index]?.stdout.trim().slice(0, 64) || null;
+  return parsed.steps[index]?.stdout.trim().slice(0, max) || null;
 }
 
 function tail(text: string): string {

@@ -3,7 +3,7 @@
 // each derives what it touches from the Operation row (activities/plans.ts), never from
 // the workflow's input beyond the operation id.
 import { ApplicationFailure, Context } from "@temporalio/activity";
-import { statusesOf } from "../catalogue/kit";
+import { statusesOf, type Plan } from "../catalogue/kit";
 import type { QueuedOperation } from "../domain/resources";
 import { db } from "../core/db";
 import { resourceTable } from "../core/resources";
@@ -15,6 +15,8 @@ export interface BegunOperation {
   milestones: { name: string; label: string }[];
   /** Whether checkPreconditions has something to check on the server. */
   hasRemoteChecks: boolean;
+  /** The first milestone to run (1-based): > 1 when a resumable retry skips what already succeeded. */
+  firstStep: number;
 }
 
 /** Marks the operation running and the resource in its transitional status. */
@@ -45,8 +47,46 @@ export async function beginOperation(op: QueuedOperation): Promise<BegunOperatio
     // true on the server is checked by the checkPreconditions activity.
     const missing = await missingPackage(preconditions, loaded.server.id);
     if (missing) throw ApplicationFailure.nonRetryable(missing, "PreconditionFailed");
-    return { milestones: plan.map(({ name, label }) => ({ name, label })), hasRemoteChecks: preconditions.some((p) => p.kind === "check") };
+    const firstStep = kind.actions[action]?.resumable ? await resumeFrom(operation.id, resource.id, action, plan) : 1;
+    return {
+      milestones: plan.map(({ name, label }) => ({ name, label })),
+      hasRemoteChecks: preconditions.some((p) => p.kind === "check"),
+      firstStep,
+    };
   });
+}
+
+/**
+ * Where a resumable action's retry starts: after the leading milestones that succeeded in the
+ * resource's last run of this action, when that run failed or was cancelled and its milestones
+ * have the same names in the same order as today's plan (a changed plan — another role, another
+ * PHP version — starts over). The skipped milestones are written to this operation as
+ * "skipped", so its progress reads "step 5 of 12" with steps 1–4 done before.
+ */
+async function resumeFrom(operationId: string, resourceId: string, action: string, plan: Plan): Promise<number> {
+  const previous = await db().operation.findFirst({
+    where: { resourceId, action, id: { not: operationId }, startedAt: { not: null }, state: { in: ["succeeded", "failed", "cancelled"] } },
+    orderBy: { createdAt: "desc" },
+    include: { milestones: { orderBy: { step: "asc" } } },
+  });
+  if (!previous || previous.state === "succeeded") return 1;
+  let done = 0;
+  for (const m of previous.milestones) {
+    const ok = m.state === "succeeded" || m.state === "skipped";
+    if (m.step !== done + 1 || !ok || plan[done]?.name !== m.name) break;
+    done++;
+  }
+  if (done === 0) return 1;
+  await db().$transaction(
+    plan.slice(0, done).map((m, i) =>
+      db().operationMilestone.upsert({
+        where: { operationId_step: { operationId, step: i + 1 } },
+        create: { operationId, step: i + 1, total: plan.length, name: m.name, label: m.label, state: "skipped", finishedAt: new Date() },
+        update: {},
+      }),
+    ),
+  );
+  return done + 1;
 }
 
 /** Success: the resource takes its final status (or is deleted, for a removal). */

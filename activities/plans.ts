@@ -8,6 +8,7 @@ import { requirePackage, type Plan, type Precondition, type ResourceKind, type S
 import { db } from "../core/db";
 import { serverFactsSelect, toServerFacts } from "../core/server-facts";
 import { resourceTable, type ResourceRow } from "../core/resources";
+import { ensureSecrets } from "../core/secrets";
 import { ACTIONS, type Action } from "../domain/resources";
 import type { TaskStatus } from "../domain/status";
 
@@ -26,6 +27,8 @@ export interface LoadedOperation {
   /** null when the resource was deleted meanwhile. */
   resource: ResourceRow | null;
   server: ServerFacts;
+  /** The secrets the resource's plans use (kind.secrets), generated on first need; {} for most kinds. */
+  secrets: Record<string, string>;
 }
 
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, "InvalidInput");
@@ -60,7 +63,8 @@ export async function loadOperation(operationId: string, expectedServerId?: stri
   const resource = await resourceTable(kind).findUnique({ where: { id: operation.resourceId } });
   if (resource && resource.serverId !== operation.serverId)
     throw invalid(`Resource ${operation.resourceId} is not on this operation's server`);
-  return { operation, kind, action, resourceId: operation.resourceId, resource, server: toServerFacts(operation.server) };
+  const secrets = resource && kind.secrets ? await ensureSecrets(operation.serverId, kind.secrets(resource)) : {};
+  return { operation, kind, action, resourceId: operation.resourceId, resource, server: toServerFacts(operation.server), secrets };
 }
 
 function actionOf(loaded: LoadedOperation) {
@@ -72,7 +76,7 @@ function actionOf(loaded: LoadedOperation) {
 /** The plan of a loaded operation. Builders refuse rows that would make unsafe commands: no retry fixes that. */
 export function planOf(loaded: LoadedOperation & { resource: ResourceRow }): Plan {
   try {
-    return actionOf(loaded).plan(loaded.resource, { server: loaded.server });
+    return actionOf(loaded).plan(loaded.resource, { server: loaded.server, secrets: loaded.secrets });
   } catch (e) {
     throw invalid(e instanceof Error ? e.message : String(e));
   }
@@ -89,7 +93,7 @@ export function preconditionsOf(loaded: LoadedOperation & { resource: ResourceRo
       ? [requirePackage(kind.parent, `Install ${packageDefinition(kind.parent)?.label ?? kind.parent} on this server first`)]
       : [];
   try {
-    return [...parent, ...(actionOf(loaded).requires?.(loaded.resource, { server: loaded.server }) ?? [])];
+    return [...parent, ...(actionOf(loaded).requires?.(loaded.resource, { server: loaded.server, secrets: loaded.secrets }) ?? [])];
   } catch (e) {
     throw invalid(e instanceof Error ? e.message : String(e));
   }

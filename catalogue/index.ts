@@ -2,6 +2,7 @@
 // definition file and a line here; the engine, tRPC, the UI and the CLI read these lists.
 import type { ResourceKind } from "./kit";
 import { serverPackage } from "./resources/package";
+import { provisioning } from "./resources/provisioning";
 import { firewallRule } from "./resources/firewall-rule";
 import { scheduledTask } from "./resources/scheduled-task";
 import { supervisorProgram } from "./resources/supervisor-program";
@@ -11,8 +12,8 @@ export { allPackages, PACKAGES, packageDefinition, registerPackage } from "./pac
 /** Resource kinds with their own create form and page (tRPC router per kind, generic). */
 export const RESOURCE_KINDS = [firewallRule, scheduledTask, supervisorProgram] as const;
 
-/** Everything the engine can run an operation on: the packages themselves and the kinds. */
-export const ALL_KINDS = [serverPackage, ...RESOURCE_KINDS] as const;
+/** Everything the engine can run an operation on: the packages themselves, provisioning (the role's packages as one operation) and the kinds. */
+export const ALL_KINDS = [serverPackage, provisioning, ...RESOURCE_KINDS] as const;
 
 /** Kinds added at run time (tests, and code that extends BrokeForge) before the app starts. */
 const registered: ResourceKind[] = [];

@@ -9,6 +9,8 @@ import { packageDefinition } from "../catalogue";
 import { db } from "../core/db";
 import { assertRetryAllowed, enqueueOperation } from "../core/operations";
 import { resourceTable, type ResourceRow } from "../core/resources";
+import { dependentsOf } from "../core/dependents";
+import { serverPackage } from "../catalogue/resources/package";
 
 /**
  * Refuses a new resource whose parent package is neither installed nor on its way (a
@@ -70,8 +72,12 @@ export async function createResource(kind: ResourceKind, opts: { userId: string;
 }
 
 export async function startAction(kind: ResourceKind, opts: { userId: string; row: ResourceRow; action: Action; isRetry?: boolean }) {
-  const { row, action, isRetry = false } = opts;
+  const { row, action } = opts;
+  // "Retry" is what re-running a failed install is; the same mutation starting a provisioning
+  // that waits for its first run (or re-running a finished one) is no retry.
+  const isRetry = (opts.isRetry ?? false) && row.status === "failed";
   if (isRetry) await assertRetryAllowed(opts.userId);
+  if (action === "remove" && kind.type === serverPackage.type) await assertNothingDepends(row);
   const { from, queued } = statusesOf(kind, action);
   const { count } = await resourceTable(kind).updateMany({
     where: { id: row.id, status: { in: [...from] } },
@@ -85,7 +91,7 @@ export async function startAction(kind: ResourceKind, opts: { userId: string; ro
     if (!now) throw new TRPCError({ code: "CONFLICT", message: `This ${kind.label.one} no longer exists` });
     throw new TRPCError({
       code: "CONFLICT",
-      message: `Can't ${isRetry ? "retry" : action} while it is ${now}${from.length ? ` (only when ${from.join(" or ")})` : ""}`,
+      message: `Can't ${opts.isRetry ? "retry" : action} while it is ${now}${from.length ? ` (only when ${from.join(" or ")})` : ""}`,
     });
   }
   const op = await enqueueOperation({
@@ -100,6 +106,18 @@ export async function startAction(kind: ResourceKind, opts: { userId: string; ro
     isRetry,
   });
   return { id: row.id, ...op };
+}
+
+/** Refuses removing a package that something on the server still needs, naming what. */
+async function assertNothingDepends(row: ResourceRow): Promise<void> {
+  const type = String(row.type);
+  const needing = await dependentsOf(row.serverId, type, String(row.variant ?? ""));
+  if (needing.length === 0) return;
+  const label = packageDefinition(type)?.label ?? type;
+  throw new TRPCError({
+    code: "PRECONDITION_FAILED",
+    message: `Can't remove ${label} (${String(row.name)}): ${needing.join(", ")} still need it. Remove them first.`,
+  });
 }
 
 /** A validation error on one field that only the server can check (shown next to the input). */

@@ -52,7 +52,11 @@ export async function operationWorkflow(op: QueuedOperation): Promise<void> {
         setCurrentDetails("Checking preconditions");
         await checkPreconditions({ operationId: op.operationId, serverId: op.serverId });
       }
+      // A resumable retry starts after what its failed run finished (begun.firstStep; absent in
+      // histories from before it existed).
+      const firstStep = begun.firstStep ?? 1;
       for (const [i, milestone] of milestones.entries()) {
+        if (i + 1 < firstStep) continue;
         setCurrentDetails(`Step ${i + 1} of ${milestones.length}: ${milestone.label}`);
         await runMilestone({
           operationId: op.operationId,

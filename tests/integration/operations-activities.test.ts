@@ -126,7 +126,11 @@ describe("beginOperation", () => {
     await db().firewallRule.update({ where: { id: rule.id }, data: { errorLog: "from an earlier try" } });
     const op = await newOperation({ serverId: server.id, resourceId: rule.id });
 
-    expect(await begin(queued(op))).toEqual({ milestones: [{ name: "add_rule", label: "Adding firewall rule" }], hasRemoteChecks: false });
+    expect(await begin(queued(op))).toEqual({
+      milestones: [{ name: "add_rule", label: "Adding firewall rule" }],
+      hasRemoteChecks: false,
+      firstStep: 1,
+    });
     expect(await operationRow(op.id)).toMatchObject({ state: "running", runId: RUN_ID, milestoneTotal: 1, startedAt: expect.any(Date) });
     expect(await ruleRow(rule.id)).toMatchObject({ status: "installing", errorLog: null });
   });

@@ -9,11 +9,21 @@ import type { TaskStatus } from "../../domain/status";
 /** Sample create inputs by kind type; `n` makes each call's row distinct on one server. */
 const SAMPLES: Record<string, (n: number) => Record<string, unknown>> = {
   package: () => ({ type: "firewall" }),
+  // One per server (a unique key): tests that need two make two servers.
+  provisioning: () => ({ role: "bare" }),
   firewall_rule: (n) => ({ name: `web-${n}`, port: String(20_000 + n), protocol: "tcp", action: "allow", source: "" }),
   scheduled_task: (n) => ({ name: `backup-${n}`, command: "echo backup", user: "root", frequency: "daily" }),
   // root and / exist on any server, so the install's preconditions hold wherever it runs.
   supervisor_program: (n) => ({ name: `worker-${n}`, command: "sleep infinity", user: "root", directory: "/" }),
 };
+
+/**
+ * Kinds whose install runs whole packages (apt installs creating /etc/fail2ban, /etc/php…):
+ * the executing SSH peer's stub apt models package state, not package files, so these run
+ * only against real Debian servers (tests/debian/). Tests that run every kind's install
+ * through the engine on the peer leave them out, by this list.
+ */
+export const REAL_SERVER_ONLY: readonly string[] = ["provisioning"];
 
 let counter = 0;
 

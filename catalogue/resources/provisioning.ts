@@ -1,0 +1,89 @@
+// Provisioning: turning a connected server into what its role says (app, web, database,
+// worker, bare), as ONE operation on the server's queue. Its plan is nothing of its own: the
+// install plans of the role's packages, in order, each an ordinary package of the kit that can
+// also be installed or removed on its own later. Each package's last milestone records it in
+// the inventory, so the packages page fills in as provisioning goes. A retry after a failure
+// resumes at the failed milestone (`resumable`): what finished is not redone.
+import type { Provisioning } from "../../generated/prisma/browser";
+import { describeProvisioning, provisioningInputSchema, type ServerRole } from "../../domain/roles";
+import { defineResource, secretNames, type Milestone, type Plan, type PlanContext } from "../kit";
+import { packageDefinition } from "../packages";
+import { firewallWebPortsMilestone } from "../packages/firewall";
+
+/** The packages of a role, in the order they are installed. */
+export function rolePackages(row: Pick<Provisioning, "role" | "database">): string[] {
+  const database = row.database ? [row.database] : [];
+  const base = ["base", "site_user", "firewall"];
+  const byRole: Record<ServerRole, string[]> = {
+    bare: base,
+    web: [...base, "nginx", "php", "composer", "node"],
+    database: [...base, ...database],
+    worker: [...base, "php", "composer", "scheduler", "supervisor"],
+    app: [...base, "nginx", "php", "composer", "node", ...database, "redis", "scheduler", "supervisor"],
+  };
+  return byRole[row.role];
+}
+
+/**
+ * The PHP version to install: the one asked for, or the newest the server's apt offers. One the
+ * OS does not offer is refused here, before anything runs — not by a failed apt run.
+ */
+export function resolvePhpVersion(wanted: string | null, ctx: PlanContext): string {
+  const offered = ctx.server.variants?.php ?? [];
+  const os = ctx.server.os ? `${ctx.server.os.id} ${ctx.server.os.release}` : "this server's OS";
+  if (offered.length === 0) throw new Error(`The apt of ${os} offers no PHP (php*-fpm); run the connection test again`);
+  if (wanted === null) return offered[0]!;
+  if (!offered.includes(wanted)) throw new Error(`PHP ${wanted} is not offered by the apt of ${os} (it offers ${offered.join(", ")})`);
+  return wanted;
+}
+
+export function provisioningPlan(row: Pick<Provisioning, "role" | "database" | "phpVersion">, ctx: PlanContext): Plan {
+  if (!ctx.server.os) throw new Error("Run the connection test first: BrokeForge does not know this server's OS yet");
+  const plan: Milestone[] = [];
+  for (const type of rolePackages(row)) {
+    const definition = packageDefinition(type);
+    if (!definition) throw new Error(`Provisioning needs the package “${type}”, which this BrokeForge does not have`);
+    const variant = type === "php" ? resolvePhpVersion(row.phpVersion, ctx) : undefined;
+    plan.push(...definition.install({ ...ctx, variant }));
+    if (type === "firewall" && rolePackages(row).includes("nginx")) plan.push(firewallWebPortsMilestone(ctx.server.id, ctx.server.sshPort));
+  }
+  const names = new Set<string>();
+  for (const m of plan) {
+    // The engine finds a milestone by its step and checks its name: two of one name would be ambiguous in a resume.
+    if (names.has(m.name)) throw new Error(`Two milestones are named ${m.name} in the ${row.role} role's plan`);
+    names.add(m.name);
+  }
+  return plan;
+}
+
+export const provisioning = defineResource<Provisioning>()({
+  type: "provisioning",
+  table: "provisioning",
+  entity: "provisioning",
+  api: "provisioning",
+  parent: "",
+  label: { one: "provisioning", many: "Provisioning" },
+  input: provisioningInputSchema,
+  fields: [
+    { key: "role", label: "ROLE" },
+    { key: "phpVersion", label: "PHP", flag: "php" },
+    { key: "database", label: "DATABASE" },
+  ],
+  create: (input) => ({ ...input }),
+  duplicateMessage: () => "This server has its provisioning already: retry or re-run it",
+  describe: (p) => `as ${describeProvisioning(p)}`,
+  secrets: (row) => rolePackages(row).flatMap((type) => secretNames(packageDefinition(type) ?? { type, secrets: [] })),
+  actions: {
+    install: {
+      label: "Provision",
+      // "pending": added with a role and waiting for its first connection test (which starts it);
+      // "active": re-running a finished provisioning is allowed and changes nothing on the server.
+      statuses: { from: ["pending", "failed", "active"], queued: "installing" },
+      resumable: true,
+      plan: (row, ctx) => provisioningPlan(row, ctx),
+    },
+    // Forgetting the provisioning uninstalls nothing: packages are removed one by one on the
+    // packages page, where what depends on them is checked.
+    remove: { label: "Forget", plan: () => [] },
+  },
+});
