@@ -1,6 +1,7 @@
 // Test connection: connect over SSH, read the server's facts, pin the host key on first contact.
 import { allPackages } from "../catalogue";
 import { db } from "../core/db";
+import { startPendingProvisioning } from "../core/provisioning";
 import { classified } from "./failures";
 import { connect } from "./ssh/client";
 import { pinHostKey } from "./host-keys";
@@ -95,4 +96,6 @@ export async function recordConnectionOutcome({ serverId, operationId, result }:
         : { state: "failed", errorLog: result.error, finishedAt: now },
     }),
   ]);
+  // A server added with a role is provisioned once BrokeForge knows it (and its OS is supported).
+  if (result.ok) await startPendingProvisioning(serverId);
 }

@@ -2,6 +2,7 @@
 // site user), private halves encrypted and bound to (server, kind).
 import { generateKeyPair } from "../activities/ssh/keys";
 import { quote } from "../activities/ssh/shell";
+import type { ProvisioningInput } from "../domain/roles";
 import type { ServerInput } from "../domain/schemas";
 import { encryptSecret } from "./crypto";
 import { db } from "./db";
@@ -11,9 +12,14 @@ export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
 
 export const credentialAad = (serverId: string, kind: CredentialKind) => `server:${serverId}:credential:${kind}`;
 
-export async function createServerWithKeys(userId: string, input: ServerInput): Promise<string> {
+/**
+ * The server, its two key pairs and, when a role was chosen, its provisioning (pending until the
+ * first successful connection test starts it: core/provisioning.ts).
+ */
+export async function createServerWithKeys(userId: string, input: ServerInput, role?: ProvisioningInput): Promise<string> {
   return db().$transaction(async (tx) => {
     const server = await tx.server.create({ data: { userId, ...input }, select: { id: true } });
+    if (role) await tx.provisioning.create({ data: { serverId: server.id, ...role } });
     for (const kind of CREDENTIAL_KINDS) {
       const pair = generateKeyPair(`brokeforge-${kind}@${server.id}`);
       await tx.serverCredential.create({

@@ -108,7 +108,13 @@ describe("server facts", () => {
       .sort((a, b) => Number(b) - Number(a));
     expect(local.length).toBeGreaterThanOrEqual(2); // several to order, or this proves little
     expect(local).toContain("16");
-    expect(done.variantOffers).toEqual({ facts_llvm: local, facts_none: [] });
+    // …and the catalogue's own PHP: the php<V>-fpm versions this machine's apt knows (8.2 on Debian 12).
+    const php = execFileSync("apt-cache", ["pkgnames", "php"], { encoding: "utf8" })
+      .split("\n")
+      .flatMap((n) => /^php(\d+\.\d+)-fpm$/.exec(n)?.[1] ?? []);
+    expect(php).toContain("8.2");
+    const variants = { facts_llvm: local, facts_none: [], php };
+    expect(done.variantOffers).toEqual(variants);
 
     // The kit's view of the same row: what plan builders get (core/server-facts.ts).
     const { loadServerFacts } = await import("../../core/server-facts");
@@ -118,7 +124,7 @@ describe("server facts", () => {
       sshUser: "root",
       os: { id: "debian", release: "12", codename: "bookworm" },
       memoryMb: done.memoryMb,
-      variants: { facts_llvm: local, facts_none: [] },
+      variants,
       siteUserPublicKey: keys.find((k) => k.kind === "brokeforge")!.publicKey,
     });
   });

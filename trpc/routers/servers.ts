@@ -2,6 +2,7 @@
 // server answers NOT_FOUND, never FORBIDDEN, so ids reveal nothing.
 import { TRPCError } from "@trpc/server";
 import { serverIdSchema, serverInputSchema } from "../../domain/schemas";
+import { provisioningInputSchema } from "../../domain/roles";
 import { db } from "../../core/db";
 import { temporalUrl } from "../../core/temporal-links";
 import { createServerWithKeys, authorizeKeyCommand } from "../../core/servers";
@@ -40,6 +41,8 @@ export const serverPublicSelect = {
   updatedAt: true,
 } as const;
 
+const serverCreateSchema = serverInputSchema.extend({ provisioning: provisioningInputSchema.optional() });
+
 async function ownedServer(userId: string, id: string) {
   const server = await db().server.findFirst({ where: { id, userId }, select: serverPublicSelect });
   if (!server) throw new TRPCError({ code: "NOT_FOUND", message: "Server not found" });
@@ -68,16 +71,19 @@ export const serversRouter = router({
 
   byId: protectedProcedure.input(serverIdSchema).query(async ({ ctx, input }) => {
     const server = await ownedServer(ctx.user.id, input.id);
-    const [credentials, operations] = await Promise.all([
+    const [credentials, operations, provisioning] = await Promise.all([
       db().serverCredential.findMany({
         where: { serverId: server.id },
         select: { kind: true, publicKey: true },
         orderBy: { kind: "asc" },
       }),
       db().operation.findMany({ where: { serverId: server.id }, orderBy: { createdAt: "desc" }, take: 10 }),
+      db().provisioning.findUnique({ where: { serverId: server.id } }),
     ]);
     return {
       ...server,
+      /** The role it is (being) provisioned as, with its status; null when none was chosen. */
+      provisioning,
       publicKeys: credentials.map((c) => ({
         kind: c.kind,
         publicKey: c.publicKey,
@@ -97,8 +103,10 @@ export const serversRouter = router({
     };
   }),
 
-  create: protectedProcedure.input(serverInputSchema).mutation(async ({ ctx, input }) => {
-    const id = await createServerWithKeys(ctx.user.id, input);
+  /** `provisioning`: the role (and PHP version, database engine) to provision it as once it connects. */
+  create: protectedProcedure.input(serverCreateSchema).mutation(async ({ ctx, input }) => {
+    const { provisioning, ...server } = input;
+    const id = await createServerWithKeys(ctx.user.id, server, provisioning);
     return ownedServer(ctx.user.id, id);
   }),
 
