@@ -9,6 +9,7 @@ import { describeProvisioning, provisioningInputSchema, type ServerRole } from "
 import { defineResource, secretNames, type Milestone, type Plan, type PlanContext } from "../kit";
 import { packageDefinition } from "../packages";
 import { firewallWebPortsMilestone } from "../packages/firewall";
+import { phpVersionFor } from "../packages/php";
 
 /** The packages of a role, in the order they are installed. */
 export function rolePackages(row: Pick<Provisioning, "role" | "database">): string[] {
@@ -24,26 +25,14 @@ export function rolePackages(row: Pick<Provisioning, "role" | "database">): stri
   return byRole[row.role];
 }
 
-/**
- * The PHP version to install: the one asked for, or the newest the server's apt offers. One the
- * OS does not offer is refused here, before anything runs — not by a failed apt run.
- */
-export function resolvePhpVersion(wanted: string | null, ctx: PlanContext): string {
-  const offered = ctx.server.variants?.php ?? [];
-  const os = ctx.server.os ? `${ctx.server.os.id} ${ctx.server.os.release}` : "this server's OS";
-  if (offered.length === 0) throw new Error(`The apt of ${os} offers no PHP (php*-fpm); run the connection test again`);
-  if (wanted === null) return offered[0]!;
-  if (!offered.includes(wanted)) throw new Error(`PHP ${wanted} is not offered by the apt of ${os} (it offers ${offered.join(", ")})`);
-  return wanted;
-}
-
 export function provisioningPlan(row: Pick<Provisioning, "role" | "database" | "phpVersion">, ctx: PlanContext): Plan {
   if (!ctx.server.os) throw new Error("Run the connection test first: BrokeForge does not know this server's OS yet");
   const plan: Milestone[] = [];
   for (const type of rolePackages(row)) {
     const definition = packageDefinition(type);
     if (!definition) throw new Error(`Provisioning needs the package “${type}”, which this BrokeForge does not have`);
-    const variant = type === "php" ? resolvePhpVersion(row.phpVersion, ctx) : undefined;
+    // The role names a PHP version (or none: the newest the server's apt offers); php.ts refuses one it does not offer.
+    const variant = type === "php" ? phpVersionFor(ctx.server, row.phpVersion) : undefined;
     plan.push(...definition.install({ ...ctx, variant }));
     if (type === "firewall" && rolePackages(row).includes("nginx")) plan.push(firewallWebPortsMilestone(ctx.server.id, ctx.server.sshPort));
   }
