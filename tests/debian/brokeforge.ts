@@ -11,12 +11,20 @@ import type { DebianServer } from "./harness";
 /** How long a BrokeForge operation on the real server may take (apt over the mirror included). */
 export const OP_TIMEOUT_MS = 240_000;
 
+type ProvisioningInput = Parameters<Engine["api"]["servers"]["create"]>[0]["provisioning"];
+
 /**
- * The user's path: create the server in BrokeForge, take its generated root public key, put it
- * in the server's authorized_keys, test the connection, and let the host key be pinned.
+ * The user's path: create the server in BrokeForge (with `provisioning`: a role, whose
+ * provisioning the connection test starts), take its generated root public key, put it in the
+ * server's authorized_keys, test the connection, and let the host key be pinned.
  */
-export async function addToBrokeForge(e: Engine, server: DebianServer, name = server.name): Promise<{ id: string }> {
-  const created = await e.api.servers.create({ name, host: server.host, sshPort: server.sshPort, sshUser: "root" });
+export async function addToBrokeForge(
+  e: Engine,
+  server: DebianServer,
+  opts: { name?: string; provisioning?: ProvisioningInput } = {},
+): Promise<{ id: string }> {
+  const { name = server.name, provisioning } = opts;
+  const created = await e.api.servers.create({ name, host: server.host, sshPort: server.sshPort, sshUser: "root", provisioning });
   const detail = await e.api.servers.byId({ id: created.id });
   const rootKey = detail.publicKeys.find((k) => k.kind === "root");
   if (!rootKey) throw new Error("BrokeForge generated no root key for the new server");
@@ -29,7 +37,7 @@ export async function addToBrokeForge(e: Engine, server: DebianServer, name = se
   if (done.connectionStatus !== "connected") throw new Error(`testConnection failed: ${done.connectionError}`);
   expect(server.hostKeyFingerprints).toContain(done.hostKeyFingerprint);
   expect(done.osName).toMatch(/Debian/);
-  expect(done.osVersion).toMatch(/^12/);
+  expect(done.osVersion).toMatch(server.suite === "trixie" ? /^13/ : /^12/);
   return { id: created.id };
 }
 
