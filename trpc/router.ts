@@ -5,6 +5,7 @@ import type { ResourceKind } from "../catalogue/kit";
 import { authRouter } from "./routers/auth";
 import { liveRouter } from "./routers/live";
 import { operationsRouter } from "./routers/operations";
+import { packagesRouter } from "./routers/packages";
 import { resourceRouter } from "./routers/resources";
 import { serversRouter } from "./routers/servers";
 import { tokensRouter } from "./routers/tokens";
@@ -25,6 +26,8 @@ export const appRouter = router({
   operations: operationsRouter,
   live: liveRouter,
   ...kindRouters(ALL_KINDS),
+  // The packages kind's generated router plus its own procedures (list details, secret reveal).
+  packages: packagesRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,4 +1,5 @@
 // One resource in a list: its status, error, and the actions its status allows.
+import { useState } from "react";
 import { ACTION_FROM, type Action } from "../../domain/resources";
 import type { TaskStatus } from "../../domain/status";
 import { useApiAction } from "../lib/use-api-form";
@@ -33,8 +34,16 @@ export function ResourceRow(props: {
   labels?: Partial<Record<keyof RowActions, string>>;
   /** The statuses each button may start from, from the kind's definition; defaults above. */
   allowed?: Partial<Record<keyof RowActions, readonly TaskStatus[]>>;
+  /**
+   * What removing it takes with it: Remove then opens this inline, above a confirming button,
+   * instead of the browser's bare confirm() (which can say one line, not a list).
+   */
+  confirmRemove?: React.ReactNode;
+  /** More about the row, under it (a package's secrets, its deploy key). */
+  children?: React.ReactNode;
 }) {
   const action = useApiAction();
+  const [confirming, setConfirming] = useState(false);
   const buttons = (Object.keys(props.actions) as Array<keyof RowActions>).filter((k) =>
     (props.allowed?.[k] ?? ALLOWED[k]).includes(props.status),
   );
@@ -53,6 +62,7 @@ export function ResourceRow(props: {
               type="button"
               disabled={action.pending}
               onClick={() => {
+                if (k === "remove" && props.confirmRemove) return setConfirming(true);
                 if (k === "remove" && !confirm("Remove it from the server?")) return;
                 void action.run(props.actions[k]!);
               }}
@@ -63,6 +73,37 @@ export function ResourceRow(props: {
           ))}
         </div>
       </div>
+      {props.children}
+      {confirming && buttons.includes("remove") ? (
+        <div
+          role="group"
+          aria-label="Confirm removal"
+          data-testid="confirm-remove"
+          className="mt-2 space-y-2 rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-900"
+        >
+          {props.confirmRemove}
+          <div className="flex gap-2">
+            <button
+              type="button"
+              disabled={action.pending}
+              onClick={() => {
+                setConfirming(false);
+                void action.run(props.actions.remove!);
+              }}
+              className="rounded-md bg-red-700 px-2.5 py-1 text-xs font-medium text-white hover:bg-red-800 disabled:opacity-50"
+            >
+              Yes, remove
+            </button>
+            <button
+              type="button"
+              onClick={() => setConfirming(false)}
+              className="rounded-md border border-slate-300 bg-white px-2.5 py-1 text-xs font-medium text-slate-700 hover:bg-slate-50"
+            >
+              Cancel
+            </button>
+          </div>
+        </div>
+      ) : null}
       {props.status === "failed" && props.errorLog ? (
         <pre className="mt-2 max-h-40 overflow-auto whitespace-pre-wrap rounded bg-red-50 p-2 text-xs text-red-800" data-testid="error-log">
           {props.errorLog}

@@ -240,7 +240,7 @@ describe("a server's own pages", () => {
     const aptInstall = server.hold("apt-get", "ufw");
     await page.getByRole("link", { name: "Packages" }).click();
     await page.waitForURL(`${web.url}/servers/${id}/packages`);
-    const offer = page.getByRole("list", { name: "Installed packages" }).getByRole("listitem").filter({ hasText: "Firewall (ufw)" });
+    const offer = page.getByRole("list", { name: "Packages" }).getByRole("listitem").filter({ hasText: "Firewall (ufw)" });
     await offer.getByRole("button", { name: "Install" }).click();
 
     await aptInstall.held();
@@ -252,9 +252,15 @@ describe("a server's own pages", () => {
     expect(server.exists(`${STUB_STATE_DIR}/dpkg/ufw`)).toBe(true);
     expect(server.stubState("ufw-state")?.trim()).toBe("active");
 
+    // Remove asks first, on the page, saying what the removal does (the plan's own words).
     await row(page, "package-firewall").getByRole("button", { name: "Remove" }).click();
+    const confirmation = row(page, "package-firewall").getByRole("group", { name: "Confirm removal" });
+    expect(await confirmation.getByTestId("removal-plan").textContent()).toBe(
+      "Removing ufw: Disabling ufw; Finishing any interrupted dpkg run; Purging ufw",
+    );
+    await confirmation.getByRole("button", { name: "Yes, remove" }).click();
     await row(page, "package-firewall").waitFor({ state: "detached", timeout: 30_000 });
-    expect(dialogs).toEqual(["Remove it from the server?"]);
+    expect(dialogs).toEqual([]);
     await offer.getByRole("button", { name: "Install" }).waitFor();
     expect(server.exists(`${STUB_STATE_DIR}/dpkg/ufw`)).toBe(false);
   });
@@ -271,7 +277,7 @@ describe("a server's own pages", () => {
       stubFault.fail({ tool: "apt-get", name, match: "cron", exitCode: 100, stderr: "E: Unable to locate package cron\n" }),
     );
     await page.goto(`${web.url}/servers/${id}/packages`);
-    const packages = page.getByRole("list", { name: "Installed packages" });
+    const packages = page.getByRole("list", { name: "Packages" });
     await packages.getByRole("listitem").filter({ hasText: "Scheduler (cron)" }).getByRole("button", { name: "Install" }).click();
     await rowStatus(page, "package-scheduler", "failed");
     await row(page, "package-scheduler").getByTestId("error-log").getByText("E: Unable to locate package cron").waitFor();
@@ -282,6 +288,72 @@ describe("a server's own pages", () => {
     await rowStatus(page, "package-scheduler", "active");
     expect(await row(page, "package-scheduler").getByTestId("error-log").count()).toBe(0);
     expect(server.exists(`${STUB_STATE_DIR}/dpkg/cron`)).toBe(true);
+  });
+
+  it("packages: every catalogue package in order; PHP per version with the offered ones; a secret shown on Reveal only; the deploy key; a removal still needed is refused", async () => {
+    const { page, dialogs } = await newUser("packages-page");
+    const id = await addServer(page, "pkg-page");
+    // What a provisioned server has (the fake server cannot really install PHP or Redis): rows,
+    // the versions of PHP its apt offered, and the Redis password the install generated.
+    const deployKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBrokeForgeDeployKeyForTheE2eTestOnly0000 brokeforge@pkg-page";
+    await e.db.server.update({ where: { id }, data: { variantOffers: { php: ["8.4", "8.2"] } } });
+    const rows = [
+      { type: "site_user", name: "brokeforge", configuration: { home: "/home/brokeforge", deployKey } },
+      { type: "php", name: "php8.2", variant: "8.2", version: "8.2.26-1" },
+      { type: "composer", name: "composer", version: "2.5.5-1" },
+      { type: "redis", name: "redis-server", version: "5:7.0.15-1" },
+    ];
+    for (const r of rows) await e.db.serverPackage.create({ data: { serverId: id, status: "active", ...r } });
+    const { ensureSecrets } = await import("../../core/secrets");
+    const { "redis.password": password } = await ensureSecrets(id, ["redis.password"]);
+
+    await page.goto(`${web.url}/servers/${id}/packages`);
+    const { PACKAGES } = await import("../../catalogue");
+    const entries = page.getByRole("list", { name: "Packages" }).locator(":scope > li");
+    await entries.first().waitFor();
+    expect(await entries.evaluateAll((lis) => lis.map((li) => li.getAttribute("data-testid")))).toEqual(
+      PACKAGES.map((p) => `catalogue-${p.type}`),
+    );
+    expect(await page.locator('[data-installed="yes"]').evaluateAll((lis) => lis.map((li) => li.getAttribute("data-testid")))).toEqual(
+      PACKAGES.filter((p) => rows.some((r) => r.type === p.type)).map((p) => `catalogue-${p.type}`),
+    );
+
+    // PHP: the installed version is a line of its own; the other version apt offers can be added.
+    await row(page, "package-php-8.2").getByText("php8.2 8.2.26-1").waitFor();
+    expect(await page.getByLabel("PHP version").locator("option").allTextContents()).toEqual(["8.4 (newest offered)"]);
+    expect(await row(page, "package-php-8.2").getByTestId("required-by").textContent()).toBe("Needed by Composer (composer).");
+
+    // The password is on the page only after Reveal, and gone again after a reload.
+    const secret = page.getByTestId("secret-redis.password");
+    expect(await page.content()).not.toContain(password);
+    await secret.getByRole("button", { name: "Reveal" }).click();
+    await expect.poll(() => secret.getByLabel("redis.password").inputValue()).toBe(password);
+    await secret.getByRole("button", { name: "Copy" }).waitFor();
+    await page.reload();
+    await secret.getByRole("button", { name: "Reveal" }).waitFor();
+    expect(await page.content()).not.toContain(password);
+
+    // The site user's deploy key, to give to the git host.
+    expect(await row(page, "package-site_user").getByLabel("Deploy key").inputValue()).toBe(deployKey);
+    await row(page, "package-site_user").getByText("Add this as a deploy key to your git host").waitFor();
+
+    // Removing PHP 8.2 while Composer needs it: the confirmation says so, and the server refuses.
+    await row(page, "package-php-8.2").getByRole("button", { name: "Remove" }).click();
+    const confirmation = row(page, "package-php-8.2").getByRole("group", { name: "Confirm removal" });
+    await confirmation.getByText("Remove PHP 8.2 from the server?").waitFor();
+    expect(await confirmation.getByTestId("removal-plan").textContent()).toContain("Removing PHP 8.2: Deleting BrokeForge's PHP files");
+    expect(await confirmation.getByTestId("removal-required-by").textContent()).toBe(
+      "Composer (composer) still needs it: the removal is refused until that is removed.",
+    );
+    const operations = await e.db.operation.count({ where: { serverId: id } });
+    await confirmation.getByRole("button", { name: "Yes, remove" }).click();
+    await row(page, "package-php-8.2")
+      .getByRole("alert")
+      .getByText("Can't remove PHP (php8.2): Composer (composer) still need it. Remove them first.")
+      .waitFor();
+    expect(await page.locator('[data-testid="package-php-8.2"]').getAttribute("data-status")).toBe("active");
+    expect(await e.db.operation.count({ where: { serverId: id } })).toBe(operations);
+    expect(dialogs).toEqual([]);
   });
 
   it("scheduler: a bad cron expression is explained; a good task goes active live, pauses, resumes and is removed", async () => {

@@ -19,11 +19,16 @@ function actionMutation(kind: ResourceKind, action: Action, isRetry = false) {
 type ActionMutation = ReturnType<typeof actionMutation>;
 
 export function resourceRouter<K extends ResourceKind>(kind: K) {
+  return router(resourceProcedures(kind));
+}
+
+/** The procedures of `resourceRouter`, for a kind whose router adds its own (packages: trpc/routers/packages.ts). */
+export function resourceProcedures<K extends ResourceKind>(kind: K) {
   const extra = {} as Record<ExtraActions<K>, ActionMutation>;
   for (const action of Object.keys(kind.actions) as ExtraActions<K>[]) {
     if (action !== "install") extra[action] = actionMutation(kind, action);
   }
-  return router({
+  return {
     list: serverProcedure.query(async ({ ctx }) => {
       const rows = await resourceTable(kind).findMany({ where: { serverId: ctx.server.id }, orderBy: { createdAt: "asc" } });
       return rows as RowOf<K>[]; // the kind's own table: its rows are its Row type
@@ -34,5 +39,5 @@ export function resourceRouter<K extends ResourceKind>(kind: K) {
     }),
     retry: actionMutation(kind, "install", true),
     ...extra,
-  });
+  };
 }
