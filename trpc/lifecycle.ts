@@ -116,7 +116,7 @@ async function assertNothingDepends(row: ResourceRow): Promise<void> {
   const label = packageDefinition(type)?.label ?? type;
   throw new TRPCError({
     code: "PRECONDITION_FAILED",
-    message: `Can't remove ${label} (${String(row.name)}): ${needing.join(", ")} still need it. Remove them first.`,
+    message: `Can't remove ${label} (${String(row.name)}): ${needing.join(", ")} still ${needing.length === 1 ? "needs it. Remove it" : "need it. Remove them"} first.`,
   });
 }
 

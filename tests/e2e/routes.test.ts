@@ -67,6 +67,8 @@ async function addServer(page: Page, name: string, peer: SshPeer = e.peer): Prom
   await page.getByLabel("Name").fill(name);
   await page.getByLabel("Host or IP address").fill(peer.host);
   await page.getByLabel("SSH port").fill(String(peer.port));
+  // The pages under test, not a provisioning (its own test: tests/debian/provisioning-browser.test.ts).
+  await page.getByRole("radio", { name: /Don't provision now/ }).check();
   await page.getByRole("button", { name: "Add server" }).click();
   await page
     .waitForURL((url) => /^\/servers\/[^/]+$/.test(url.pathname) && url.pathname !== "/servers/new")
@@ -349,7 +351,7 @@ describe("a server's own pages", () => {
     await confirmation.getByRole("button", { name: "Yes, remove" }).click();
     await row(page, "package-php-8.2")
       .getByRole("alert")
-      .getByText("Can't remove PHP (php8.2): Composer (composer) still need it. Remove them first.")
+      .getByText("Can't remove PHP (php8.2): Composer (composer) still needs it. Remove it first.")
       .waitFor();
     expect(await page.locator('[data-testid="package-php-8.2"]').getAttribute("data-status")).toBe("active");
     expect(await e.db.operation.count({ where: { serverId: id } })).toBe(operations);

@@ -144,7 +144,7 @@ it("each row says what still needs it and what its removal does; removing a pack
 
   expect(await failure(owner.api.packages.remove.mutate({ id: ids["php-8.2"]! }))).toEqual({
     code: "PRECONDITION_FAILED",
-    message: "Can't remove PHP (php8.2): Composer (composer) still need it. Remove them first.",
+    message: "Can't remove PHP (php8.2): Composer (composer) still needs it. Remove it first.",
   });
   expect((await db.serverPackage.findUniqueOrThrow({ where: { id: ids["php-8.2"]! } })).status).toBe("active");
   expect(await db.operation.count({ where: { serverId } })).toBe(0);
