@@ -8,6 +8,8 @@ export function ServerForm(props: {
   formError?: string | null;
   submitLabel: string;
   cancelTo: string;
+  /** More fields after the connection's (the new-server form's role picker). */
+  children?: React.ReactNode;
 }) {
   const busy = useNavigation().state !== "idle";
   const e = props.fieldErrors ?? {};
@@ -25,6 +27,7 @@ export function ServerForm(props: {
           hint="root, or a user with passwordless sudo: BrokeForge runs its commands as root through sudo -n."
         />
       </div>
+      {props.children}
       <FormError message={props.formError} />
       <div className="flex gap-3">
         <Button type="submit" disabled={busy}>

@@ -46,7 +46,8 @@ export function LiveUpdates({ serverId, children }: { serverId?: string; childre
       const all = entities.includes("*");
       const touched = (...names: string[]) => all || names.some((n) => entities.includes(n));
       const filters = [
-        touched("server", "operation") && trpc.servers.pathFilter(),
+        // The servers' queries carry their provisioning (role, status, step) too.
+        touched("server", "operation", "provisioning") && trpc.servers.pathFilter(),
         touched("operation", "operation_milestone") && trpc.operations.pathFilter(),
         // Each resource kind's list refetches when its table changes.
         ...ALL_KINDS.map((kind) => touched(kind.entity) && trpc[kind.api].pathFilter()),

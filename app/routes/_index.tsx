@@ -1,7 +1,9 @@
 import type { LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
-import { OperationBadge, Progress } from "../components/status";
+import { describeProvisioning } from "../../domain/roles";
+import { ProvisioningState } from "../components/provisioning";
+import { OperationBadge, Progress, StatusBadge } from "../components/status";
 import { ConnectionBadge } from "../components/ui";
 import { requireApi } from "../lib/forms";
 import { LiveIndicator, LiveUpdates } from "../lib/live";
@@ -46,30 +48,42 @@ function ServerList() {
         </div>
       ) : (
         <ul className="mt-6 divide-y divide-slate-200 overflow-hidden rounded-lg border border-slate-200 bg-white" aria-label="Servers">
-          {servers.map((s) => (
-            <li key={s.id} data-testid={`server-${s.name}`}>
-              <Link to={`/servers/${s.id}`} className="flex flex-wrap items-center gap-x-4 gap-y-1 px-4 py-3 hover:bg-slate-50">
-                <span className="font-medium">{s.name}</span>
-                <span className="text-sm text-slate-500">
-                  {s.sshUser}@{s.host}:{s.sshPort}
-                </span>
-                <span className="text-sm text-slate-500">{s.osName ? `${s.osName} ${s.osVersion ?? ""}` : ""}</span>
-                <span className="ml-auto flex flex-wrap items-center gap-2">
-                  {s.currentOperation ? (
-                    <>
-                      <span className="text-xs text-slate-600">{s.currentOperation.title || s.currentOperation.kind}</span>
-                      <OperationBadge state={s.currentOperation.state} />
-                      {s.currentOperation.state === "running" ? (
-                        <Progress step={s.currentOperation.milestoneStep} total={s.currentOperation.milestoneTotal} />
-                      ) : null}
-                      {s.queued > 0 ? <span className="text-xs text-slate-500">+{s.queued} queued</span> : null}
-                    </>
-                  ) : null}
-                  <ConnectionBadge status={s.connectionStatus} />
-                </span>
-              </Link>
-            </li>
-          ))}
+          {servers.map((s) => {
+            const p = s.provisioning;
+            // The provisioning's own progress is shown below the row; the row names other work.
+            const other = s.currentOperation && s.currentOperation.id !== p?.operation?.id ? s.currentOperation : null;
+            return (
+              <li key={s.id} data-testid={`server-${s.name}`}>
+                <Link to={`/servers/${s.id}`} className="flex flex-wrap items-center gap-x-4 gap-y-1 px-4 py-3 hover:bg-slate-50">
+                  <span className="font-medium">{s.name}</span>
+                  <span className="text-sm text-slate-500">
+                    {s.sshUser}@{s.host}:{s.sshPort}
+                  </span>
+                  <span className="text-sm text-slate-500">{s.osName ? `${s.osName} ${s.osVersion ?? ""}` : ""}</span>
+                  <span className="ml-auto flex flex-wrap items-center gap-2">
+                    {other ? (
+                      <>
+                        <span className="text-xs text-slate-600">{other.title || other.kind}</span>
+                        <OperationBadge state={other.state} />
+                        {other.state === "running" ? <Progress step={other.milestoneStep} total={other.milestoneTotal} /> : null}
+                        {s.queued > 0 ? <span className="text-xs text-slate-500">+{s.queued} queued</span> : null}
+                      </>
+                    ) : null}
+                    <ConnectionBadge status={s.connectionStatus} />
+                  </span>
+                </Link>
+                {p ? (
+                  <div className="space-y-1 px-4 pb-3" data-testid="server-provisioning">
+                    <div className="flex flex-wrap items-center gap-2 text-sm text-slate-600">
+                      <span>{describeProvisioning(p)}</span>
+                      <StatusBadge status={p.status} />
+                    </div>
+                    <ProvisioningState provisioning={p} compact />
+                  </div>
+                ) : null}
+              </li>
+            );
+          })}
         </ul>
       )}
     </div>

@@ -1,8 +1,9 @@
-// Overview: connection, host key, the server's facts, keys to authorize, recent operations. Data comes from the
+// Overview: connection, host key, provisioning (live steps), the server's facts, keys to authorize, recent operations. Data comes from the
 // layout's live query, so a test connection's result appears without a reload.
 import { Form, useActionData, useNavigation, useRouteLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
 import { Button, FormError } from "../components/ui";
+import { ProvisioningPanel } from "../components/provisioning";
 import { ServerFacts } from "../components/server-facts";
 import { OperationBadge } from "../components/status";
 import { useTRPC } from "../lib/trpc";
@@ -68,6 +69,8 @@ export default function ServerOverview() {
           </Form>
         ) : null}
       </section>
+
+      <ProvisioningPanel server={server} />
 
       <ServerFacts server={server} />
 

@@ -50,6 +50,8 @@ describe("first session in a browser", () => {
 
     await page.getByLabel("Host or IP address").fill("127.0.0.1");
     await page.getByLabel("SSH port").fill(String(sshd.port));
+    // This sshd is the test machine itself: connect only, provision nothing.
+    await page.getByRole("radio", { name: /Don't provision now/ }).check();
     await page.getByRole("button", { name: "Add server" }).click();
     await page.waitForURL(/\/servers\/[^/]+$/);
     await page.getByRole("heading", { name: "web-1" }).waitFor();

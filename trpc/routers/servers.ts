@@ -8,6 +8,7 @@ import { temporalUrl } from "../../core/temporal-links";
 import { createServerWithKeys, authorizeKeyCommand } from "../../core/servers";
 import { stopServerQueue } from "../../core/operations";
 import { startTestConnection } from "../../core/test-connection";
+import { provisioningViews } from "../../core/provisioning-view";
 import { protectedProcedure, router } from "../init";
 
 /** Fields safe to send to a browser: no credentials, ever. */
@@ -66,7 +67,14 @@ export const serversRouter = router({
       },
       orderBy: { createdAt: "desc" },
     });
-    return servers.map(({ operations, _count, ...s }) => ({ ...s, currentOperation: operations[0] ?? null, queued: _count.operations }));
+    const provisioning = await provisioningViews(servers.map((s) => s.id));
+    return servers.map(({ operations, _count, ...s }) => ({
+      ...s,
+      currentOperation: operations[0] ?? null,
+      queued: _count.operations,
+      /** Its role and where provisioning is (step, label, failure); null when none was chosen. */
+      provisioning: provisioning.get(s.id) ?? null,
+    }));
   }),
 
   byId: protectedProcedure.input(serverIdSchema).query(async ({ ctx, input }) => {
@@ -78,11 +86,11 @@ export const serversRouter = router({
         orderBy: { kind: "asc" },
       }),
       db().operation.findMany({ where: { serverId: server.id }, orderBy: { createdAt: "desc" }, take: 10 }),
-      db().provisioning.findUnique({ where: { serverId: server.id } }),
+      provisioningViews([server.id]).then((views) => views.get(server.id) ?? null),
     ]);
     return {
       ...server,
-      /** The role it is (being) provisioned as, with its status; null when none was chosen. */
+      /** The role it is (being) provisioned as, its status and progress; null when none was chosen. */
       provisioning,
       publicKeys: credentials.map((c) => ({
         kind: c.kind,
