@@ -10,16 +10,23 @@ export interface SupportedRelease {
   codename: string;
   /** The distribution's name as people write it. */
   name: string;
+  /** The PHP version the release's own archive ships (php<V>-fpm): what `php-fpm` depends on. */
+  php: string;
 }
 
 // Ubuntu is detected the same way (os-release, apt) but only the Debian releases are proven on
 // real servers by tests/debian.
 export const SUPPORTED_OS: readonly SupportedRelease[] = [
-  { id: "debian", release: "12", codename: "bookworm", name: "Debian" },
-  { id: "debian", release: "13", codename: "trixie", name: "Debian" },
-  { id: "ubuntu", release: "22.04", codename: "jammy", name: "Ubuntu" },
-  { id: "ubuntu", release: "24.04", codename: "noble", name: "Ubuntu" },
+  { id: "debian", release: "12", codename: "bookworm", name: "Debian", php: "8.2" },
+  { id: "debian", release: "13", codename: "trixie", name: "Debian", php: "8.4" },
+  { id: "ubuntu", release: "22.04", codename: "jammy", name: "Ubuntu", php: "8.1" },
+  { id: "ubuntu", release: "24.04", codename: "noble", name: "Ubuntu", php: "8.3" },
 ];
+
+/** The supported release this os-release ID / VERSION_ID is, if any. */
+export function supportedRelease(os: { id: string; release: string } | null | undefined): SupportedRelease | undefined {
+  return os ? SUPPORTED_OS.find((r) => r.id === os.id.trim().toLowerCase() && r.release === os.release.trim()) : undefined;
+}
 
 export type OsSupport = { supported: true; label: string } | { supported: false; message: string };
 

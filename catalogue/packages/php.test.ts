@@ -124,6 +124,17 @@ opcache.revalidate_freq = 2
     expect(() => phpVersionFor({})).toThrow(/offers no PHP/);
   });
 
+  it("with apt lists still empty (nothing offered yet), allows only the release's own PHP", () => {
+    const bookworm = { id: "debian", release: "12", codename: "bookworm" };
+    expect(phpVersionFor({ variants: {}, os: bookworm })).toBe("8.2");
+    expect(phpVersionFor({ variants: { php: [] }, os: { id: "debian", release: "13", codename: "trixie" } }, null)).toBe("8.4");
+    expect(phpVersionFor({ variants: {}, os: bookworm }, "8.2")).toBe("8.2");
+    expect(() => phpVersionFor({ variants: {}, os: bookworm }, "8.4")).toThrow(
+      "BrokeForge cannot tell yet which PHP versions this server's apt offers (its package lists were empty at the last connection test): only Debian 12's own PHP 8.2 can be installed now; test the connection again after an apt update to choose another",
+    );
+    expect(() => phpVersionFor({ variants: {}, os: { id: "debian", release: "11", codename: "bullseye" } })).toThrow(/offers no PHP/);
+  });
+
   it("removes BrokeForge's files, purges that version's packages only, and keeps the remaining php default", () => {
     const plan = phpRemovePlan(ctx("8.2"));
     expect(rendered(plan)).toEqual([

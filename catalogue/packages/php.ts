@@ -17,6 +17,7 @@
 // becomes it, and installing another version later does not change it (as in Forge, choosing
 // the default is its own action). Debian's alternatives would otherwise move `php` to the
 // highest version installed, so a choice still in "auto" mode is pinned before apt runs.
+import { supportedRelease } from "../../domain/os";
 import { apt, dpkg, files, systemctl, users } from "../commands";
 import { restartFlag } from "../commands/files";
 import { definePackage, milestone, step, variantOf, type Plan, type PlanContext, type ServerFacts, type Step } from "../kit";
@@ -144,10 +145,23 @@ export const PURGE_VERSION = [
 /**
  * The PHP version to install: `wanted`, or the newest the server's apt offers. A version the
  * OS does not offer is refused here, when the plan is built — not by a failed apt run.
+ *
+ * A fresh server whose apt package lists are still empty (some cloud images ship without them)
+ * offers nothing at its first connection test, yet its release's own PHP is certain (Debian 12
+ * ships 8.2): that one is allowed, since the install runs `apt-get update` first; any other
+ * version waits until a connection test after an apt update can tell.
  */
-export function phpVersionFor(server: Pick<ServerFacts, "variants">, wanted?: string | null): string {
+export function phpVersionFor(server: Pick<ServerFacts, "variants" | "os">, wanted?: string | null): string {
   const offered = server.variants?.php ?? [];
-  if (offered.length === 0) throw new Error("This server's apt offers no PHP (no php<version>-fpm package); run the connection test again");
+  if (offered.length === 0) {
+    const release = supportedRelease(server.os);
+    if (!release) throw new Error("This server's apt offers no PHP (no php<version>-fpm package); run the connection test again");
+    if (!wanted || wanted === release.php) return release.php;
+    throw new Error(
+      `BrokeForge cannot tell yet which PHP versions this server's apt offers (its package lists were empty at the last connection test): ` +
+        `only ${release.name} ${release.release}'s own PHP ${release.php} can be installed now; test the connection again after an apt update to choose another`,
+    );
+  }
   if (!wanted) return offered[0]!;
   if (!offered.includes(wanted)) throw new Error(`PHP ${wanted} is not offered by this server's apt (it offers ${offered.join(", ")})`);
   return wanted;
