@@ -221,6 +221,13 @@ export interface ActionDefinition<Row> {
    * plans of idempotent milestones (provisioning: minutes of apt work before the failure).
    */
   resumable?: boolean;
+  /**
+   * The operation may run this many times OPERATION_TIMEOUT_SECONDS (default 1): for actions
+   * that are many packages' apt work in one operation (provisioning).
+   */
+  timeoutScale?: number;
+  /** The operation's title when "<label> <kind> <describe>" reads badly ("Provision provisioning …"). */
+  title?(row: Row): string;
 }
 
 /** Every kind can be installed (create, retry) and removed; the rest is optional. */
@@ -330,6 +337,7 @@ export function statusesOf(kind: Pick<ResourceKind, "actions">, action: Action):
 
 /** "Install firewall rule “web” (allow 443/tcp)": how an operation reads wherever it is shown. */
 export function operationTitle(kind: ResourceKind, action: Action, row: ResourceRowBase): string {
-  const verb = kind.actions[action]?.label ?? action;
-  return `${verb} ${kind.label.one} ${kind.describe(row)}`;
+  const definition = kind.actions[action];
+  if (definition?.title) return definition.title(row);
+  return `${definition?.label ?? action} ${kind.label.one} ${kind.describe(row)}`;
 }

@@ -11,7 +11,7 @@ import { operationWorkflowId, serverWorkflowId } from "../workflows/ids";
 import { cancelSignal, enqueueSignal } from "../workflows/signals";
 import { db } from "./db";
 import { sharedEnv } from "./env";
-import { resourceTable } from "./resources";
+import { kindOf, resourceTable } from "./resources";
 
 /** Retries a user may start per minute (seed: 10). */
 export const RETRY_LIMIT_PER_MINUTE = 10;
@@ -27,6 +27,15 @@ export interface EnqueueInput {
   previousStatus: TaskStatus | null;
   createdResource: boolean;
   isRetry?: boolean;
+}
+
+/**
+ * How long this operation may run: OPERATION_TIMEOUT_SECONDS, times the action's `timeoutScale`
+ * (provisioning is a dozen packages' apt work in one operation: 10 minutes is one package's
+ * worth, not a role's).
+ */
+export function operationTimeoutSeconds(resourceType: string, action: Action): number {
+  return sharedEnv().OPERATION_TIMEOUT_SECONDS * (kindOf(resourceType).actions[action]?.timeoutScale ?? 1);
 }
 
 export async function enqueueOperation(input: EnqueueInput) {
@@ -54,7 +63,7 @@ export async function enqueueOperation(input: EnqueueInput) {
     resourceType: input.resourceType,
     resourceId: input.resourceId,
     action: input.action,
-    timeoutSeconds: sharedEnv().OPERATION_TIMEOUT_SECONDS,
+    timeoutSeconds: operationTimeoutSeconds(input.resourceType, input.action),
   };
   await db().operation.update({
     where: { id: operation.id },

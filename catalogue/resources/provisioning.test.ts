@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { secretNames, type PlanContext } from "../kit";
+import type { Provisioning } from "../../generated/prisma/browser";
+import { operationTitle, secretNames, type PlanContext } from "../kit";
 import { PACKAGES, packageDefinition } from "../packages";
 import { provisioning, provisioningPlan, rolePackages } from "./provisioning";
 
@@ -102,6 +103,16 @@ describe("provisioning roles", () => {
     const install = provisioning.actions.install;
     expect(install.resumable).toBe(true);
     expect(install.label).toBe("Provision");
+    const row: Pick<Provisioning, "id" | "serverId" | "status" | "errorLog" | "role" | "phpVersion" | "database"> = {
+      id: "clprov1",
+      serverId: "clsrv1",
+      status: "pending",
+      errorLog: null,
+      role: "web",
+      phpVersion: "8.4",
+      database: null,
+    };
+    expect(operationTitle(provisioning, "install", row)).toBe("Provision the server as Web server (PHP 8.4)");
     expect(install.statuses).toEqual({ from: ["pending", "failed", "active"], queued: "installing" });
   });
 });

@@ -5,8 +5,9 @@
 // the inventory, so the packages page fills in as provisioning goes. A retry after a failure
 // resumes at the failed milestone (`resumable`): what finished is not redone.
 import type { Provisioning } from "../../generated/prisma/browser";
-import { describeProvisioning, provisioningInputSchema, type ServerRole } from "../../domain/roles";
-import { defineResource, secretNames, type Milestone, type Plan, type PlanContext } from "../kit";
+import { supportedOs } from "../../domain/os";
+import { describeProvisioning, provisioningInputSchema, ROLES, type ServerRole } from "../../domain/roles";
+import { defineResource, FieldError, secretNames, type Milestone, type Plan, type PlanContext } from "../kit";
 import { packageDefinition } from "../packages";
 import { firewallWebPortsMilestone } from "../packages/firewall";
 import { phpVersionFor } from "../packages/php";
@@ -58,7 +59,23 @@ export const provisioning = defineResource<Provisioning>()({
     { key: "phpVersion", label: "PHP", flag: "php" },
     { key: "database", label: "DATABASE" },
   ],
-  create: (input) => ({ ...input }),
+  // Provisioning an existing server (the overview's Provision): refused now, with the reason on
+  // the field, for a server whose OS BrokeForge has not read or does not support, and for a PHP
+  // version its apt does not offer. (A server added with a role gets its row from
+  // core/servers.ts before any connection test; core/provisioning.ts checks the OS there.)
+  create: (input, ctx) => {
+    const os = ctx.server.os;
+    const support = supportedOs({ osId: os?.id, osRelease: os?.release });
+    if (!support.supported) throw new FieldError("role", support.message);
+    if (ROLES[input.role].php) {
+      try {
+        phpVersionFor(ctx.server, input.phpVersion);
+      } catch (err) {
+        throw new FieldError("phpVersion", (err as Error).message);
+      }
+    }
+    return { ...input };
+  },
   duplicateMessage: () => "This server has its provisioning already: retry or re-run it",
   describe: (p) => `as ${describeProvisioning(p)}`,
   secrets: (row) => rolePackages(row).flatMap((type) => secretNames(packageDefinition(type) ?? { type, secrets: [] })),
@@ -69,10 +86,14 @@ export const provisioning = defineResource<Provisioning>()({
       // "active": re-running a finished provisioning is allowed and changes nothing on the server.
       statuses: { from: ["pending", "failed", "active"], queued: "installing" },
       resumable: true,
+      // The app role is eleven packages; on a small or busy server its apt work alone took
+      // 555-575 s in tests/debian/provisioning.test.ts (one package's 600 s would fail it).
+      timeoutScale: 4,
+      title: (row) => `Provision the server as ${describeProvisioning(row)}`,
       plan: (row, ctx) => provisioningPlan(row, ctx),
     },
     // Forgetting the provisioning uninstalls nothing: packages are removed one by one on the
     // packages page, where what depends on them is checked.
-    remove: { label: "Forget", plan: () => [] },
+    remove: { label: "Forget", title: () => "Forget the server's provisioning", plan: () => [] },
   },
 });

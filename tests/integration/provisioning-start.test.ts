@@ -70,7 +70,7 @@ describe("provisioning starts when the server is known", () => {
     expect(ops[0]).toMatchObject({
       action: "install",
       isRetry: false,
-      title: "Provision provisioning as App server (PHP newest, PostgreSQL)",
+      title: "Provision the server as App server (PHP newest, PostgreSQL)",
     });
     // It left "pending" at once: the overview shows it under way, not waiting.
     expect((await api.servers.byId({ id: server.id })).provisioning?.status).not.toBe("pending");
@@ -79,6 +79,15 @@ describe("provisioning starts when the server is known", () => {
     expect(await provisioningOps(server.id)).toHaveLength(1);
     const { stopServerQueue } = await import("../../core/operations");
     await stopServerQueue(server.id); // what it would do on the peer is not this test's business
+  });
+
+  it("gives a provisioning four operation timeouts (a role's apt work), any other operation one", async () => {
+    const { operationTimeoutSeconds } = await import("../../core/operations");
+    const { sharedEnv } = await import("../../core/env");
+    const one = sharedEnv().OPERATION_TIMEOUT_SECONDS;
+    expect(operationTimeoutSeconds("provisioning", "install")).toBe(4 * one);
+    expect(operationTimeoutSeconds("provisioning", "remove")).toBe(one);
+    expect(operationTimeoutSeconds("package", "install")).toBe(one);
   });
 
   it("a server whose OS BrokeForge does not support is not provisioned", async () => {

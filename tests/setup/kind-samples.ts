@@ -49,6 +49,8 @@ export async function insertResource(
   extra: { errorLog?: string } = {},
 ) {
   const { resourceTable } = await import("../../core/resources");
-  const data = kind.create(kind.input.parse(sampleInput(kind)), { server });
+  // A connected Debian 12 server as far as create hooks can tell (provisioning refuses an unknown OS).
+  const facts = { os: { id: "debian", release: "12", codename: "bookworm" }, variants: { php: ["8.2"] }, ...server };
+  const data = kind.create(kind.input.parse(sampleInput(kind)), { server: facts });
   return resourceTable(kind).create({ data: { ...data, serverId: server.id, status, errorLog: extra.errorLog ?? null } });
 }
