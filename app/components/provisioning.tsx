@@ -3,6 +3,7 @@
 // the running milestone's label and a bar, the failed step with its output and Retry, or
 // "Provisioned". The data comes from the servers queries, which the live events refetch.
 import { useState } from "react";
+import type { ProvisioningView } from "../../core/provisioning-view";
 import { supportedOs } from "../../domain/os";
 import {
   DATABASE_ENGINES,
@@ -11,11 +12,9 @@ import {
   provisioningInputSchema,
   ROLES,
   SERVER_ROLES,
-  type DatabaseEngine,
   type ServerRole,
 } from "../../domain/roles";
 import type { FieldErrors } from "../../domain/schemas";
-import type { OperationState, TaskStatus } from "../../domain/status";
 import { useTRPCClient } from "../lib/trpc";
 import { useApiAction, useApiForm } from "../lib/use-api-form";
 import { StatusBadge } from "./status";
@@ -105,26 +104,11 @@ export function RoleFields(props: {
 
 type When = Date | string;
 
+/** Dates as they arrive: `Date` through tRPC (superjson), a string through a Remix loader's JSON. */
+type Loose<T> = T extends Date ? When : T extends object ? { [K in keyof T]: Loose<T[K]> } : T;
+
 /** servers.byId / servers.list's `provisioning` (core/provisioning-view.ts), dates as Date or JSON. */
-export interface ProvisioningViewProps {
-  id: string;
-  role: ServerRole;
-  phpVersion: string | null;
-  database: DatabaseEngine | null;
-  status: TaskStatus;
-  errorLog: string | null;
-  updatedAt: When;
-  operation: {
-    id: string;
-    state: OperationState;
-    step: number;
-    total: number;
-    done: number;
-    label: string | null;
-    finishedAt: When | null;
-  } | null;
-  failedStep: { step: number; label: string; output: string | null } | null;
-}
+export type ProvisioningViewProps = Loose<ProvisioningView>;
 
 interface ServerForProvisioning {
   id: string;
