@@ -74,8 +74,11 @@ export default defineConfig({
           ...base,
           name: "debian",
           include: ["tests/debian/**/*.test.ts"],
-          // The engine only (tests/setup/engine.ts), no web server: no build.
-          globalSetup: [INFRA],
+          // The engine (tests/setup/engine.ts); provisioning-browser.test.ts also serves the pages.
+          // The build is here, in vitest's main process, shared with e2e's: a test file that built
+          // again would rewrite public/build under another project's running web servers (CI
+          // stop 20's live.test.ts got 404s for every asset while a debian file rebuilt).
+          globalSetup: [INFRA, BUILD],
         },
       },
     ],

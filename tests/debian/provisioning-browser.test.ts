@@ -4,8 +4,8 @@
 // watches its steps go by live on the overview (step label and % change without any reload)
 // until "Provisioned". Then the server itself says PHP 8.4 runs and nginx answers.
 //
-// The web app serves the real Remix build (tests/setup/build.ts, built here: the debian tier
-// has no build in its global setup) and the engine's in-process worker runs the operations.
+// The web app serves the real Remix build (tests/setup/build.ts, the debian tier's global
+// setup) and the engine's in-process worker runs the operations.
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -13,7 +13,6 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestWeb } from "../setup/app";
 import { launchChromium } from "../setup/browser";
-import buildApp from "../setup/build";
 import { startEngine, type Engine } from "../setup/engine";
 import { bootDebian, type DebianServer } from "./harness";
 
@@ -27,10 +26,11 @@ let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  // The build and the container boot are independent; the web app needs the engine's env first.
+  // The Remix build is the debian project's global setup (vitest.config.ts); the web app needs
+  // the engine's env first.
   [[e, web], server] = await Promise.all([
     (async () => {
-      const [engine] = await Promise.all([startEngine(), buildApp()]);
+      const engine = await startEngine();
       return [engine, await startTestWeb()] as const;
     })(),
     bootDebian({ label: "prov-browser", suite: "trixie" }),
