@@ -27,6 +27,7 @@ import { cpuReport, cpuSnapshot } from "./cpu";
 import type { Bench, BenchEngine } from "./harness";
 import { sleep } from "./operations";
 import { round } from "./stats";
+import { addLikeAUser } from "./targets";
 
 type Server = Awaited<ReturnType<typeof import("../tests/debian/harness").bootDebian>>;
 
@@ -209,24 +210,10 @@ async function measure(bench: Bench, aptCacheDir: string, bfServer: Server, rawS
 }
 
 /** servers.create (with a role, or without), the root key authorized, the connection test passed. */
-async function addAndTest(e: BenchEngine, server: Server, name: string, provisioning?: { role: typeof ROLE }): Promise<string> {
-  const created = await e.api.servers.create({ name, host: "127.0.0.1", sshPort: server.sshPort, sshUser: "root", provisioning });
-  const detail = await e.api.servers.byId({ id: created.id });
-  const key = detail.publicKeys.find((k) => k.kind === "root");
-  if (!key) throw new Error(`${name}: BrokeForge generated no root key`);
-  await server.authorize(key.publicKey);
-  await e.api.servers.testConnection({ id: created.id });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const s = await e.api.servers.byId({ id: created.id });
-    if (s.connectionStatus === "connected") return created.id;
-    if (s.connectionStatus === "failed") throw new Error(`${name}: connection test failed: ${s.connectionError}`);
-    if (Date.now() > deadline) throw new Error(`${name}: connection test did not finish in 60 s`);
-    await sleep(100);
-  }
+function addAndTest(e: BenchEngine, server: Server, name: string, provisioning?: { role: typeof ROLE }): Promise<string> {
+  return addLikeAUser(e, name, server.sshPort, (publicKey) => server.authorize(publicKey), provisioning);
 }
 
-/** The provisioning's operation once it is terminal, with its milestones. */
 async function provisioningOperation(e: BenchEngine, provisioningId: string, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -170,13 +170,14 @@ export async function debianTarget(e: BenchEngine, log: (s: string) => void): Pr
 }
 
 /** The user's path: create, authorize the generated root key, test the connection, host key pinned. */
-async function addLikeAUser(
+export async function addLikeAUser(
   e: BenchEngine,
   name: string,
   sshPort: number,
   authorize: (publicKey: string) => Promise<void>,
+  provisioning?: { role: "app" | "web" | "database" | "worker" | "bare" },
 ): Promise<string> {
-  const created = await e.api.servers.create({ name, host: "127.0.0.1", sshPort, sshUser: "root" });
+  const created = await e.api.servers.create({ name, host: "127.0.0.1", sshPort, sshUser: "root", provisioning });
   const detail = await e.api.servers.byId({ id: created.id });
   const key = detail.publicKeys.find((k) => k.kind === "root");
   if (!key) throw new Error(`${name}: BrokeForge generated no root key`);
