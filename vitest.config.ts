@@ -27,6 +27,13 @@ const SHUFFLED_TESTS = "tests/setup/shuffled-runner.ts";
 export default defineConfig({
   test: {
     sequence: { shuffle: { files: true, tests: false } },
+    // One pool serves every project, and vitest sizes it to cpus − 1: ONE file at a time on a
+    // 2-core machine, so the whole suite was the sum of its files (2967 s in CI at stop 19,
+    // over the 45-minute budget). Most of a file's time is waiting — a Debian container's apt,
+    // a real browser, Temporal timers — not CPU, so three files at a time. Every file makes its
+    // own users, servers, containers and ports (tests/setup, tests/debian/harness), so nothing
+    // relied on running alone. Decision 012.
+    maxWorkers: 3,
     // `npm test` runs with --coverage and prints the figures per folder
     // (scripts/test/coverage-by-folder.ts). For reading, not a gate: no thresholds.
     coverage: {
