@@ -11,7 +11,7 @@
 // Mapping the host's loopback would also let the container reach everything else listening on
 // 127.0.0.1 (the suite's Postgres, Temporal, other servers' SSH forwards): an nft table in the
 // container's network namespace, set from the host, rejects new connections to 10.0.2.2 on
-// any other port. The same table holds the mirror switch: while blocked, new connections to the
+// any other port (but those a test opens with server.allowHostPort, e.g. a git server's). The same table holds the mirror switch: while blocked, new connections to the
 // apt cache and to ports 80/443 anywhere are rejected (TCP reset, so apt fails at once instead
 // of waiting for timeouts) — from this server only, other servers keep the shared cache. The
 // table lives in the namespace, not in the server's files: `ufw` (iptables-nft, its own tables)
@@ -52,10 +52,11 @@ export function aptProxyConf(port: number): string {
 }
 
 /**
- * nft script for the server's network namespace: the host's loopback only on the cache's port,
- * and, when `blocked`, no apt cache and no http(s) at all. Re-applying replaces the table.
+ * nft script for the server's network namespace: the host's loopback only on the cache's port
+ * and the `hostPorts` a test opened (server.allowHostPort: e.g. a git server fixture), and,
+ * when `blocked`, no apt cache and no http(s) at all. Re-applying replaces the table.
  */
-export function netnsRules(proxyPort: number, blocked: boolean): string {
+export function netnsRules(proxyPort: number, blocked: boolean, hostPorts: readonly number[] = []): string {
   const lines = [
     "table inet brokeforge_harness",
     "delete table inet brokeforge_harness",
@@ -69,6 +70,8 @@ export function netnsRules(proxyPort: number, blocked: boolean): string {
       "    tcp dport { 80, 443 } ct state new reject with tcp reset",
     );
   }
+  // Accepted before the reject below; blocking the mirror leaves them open (they are no mirror).
+  for (const port of hostPorts) lines.push(`    ip daddr ${HOST_FROM_GUEST} tcp dport ${port} accept`);
   lines.push(`    ip daddr ${HOST_FROM_GUEST} ct state new tcp dport != ${proxyPort} reject with tcp reset`);
   lines.push(`    ip daddr ${HOST_FROM_GUEST} ct state new meta l4proto != tcp reject`);
   lines.push("  }", "}");

@@ -33,11 +33,18 @@ export async function bootDebian(opts: BootOptions = {}): Promise<DebianServer &
     const { hostKeyFingerprints, harnessKey } = provisionOverlay(run, tree);
     if (aptCachePort !== null) writeFileSync(path.join(run.rootDir, APT_PROXY_CONF), aptProxyConf(aptCachePort));
     const machine = mode === "nspawn" ? await startNspawn(run, { hostLoopback: aptCachePort !== null }) : await startQemu(run, tree);
-    // Before the machine's first apt run: the host's loopback only on the cache's port.
+    // Before the machine's first apt run: the host's loopback only on the cache's port (and the
+    // ports a test opens later). The table is rebuilt from this state on every change.
+    let mirrorBlocked = false;
+    const hostPorts = new Set<number>();
+    const applyRules = async () => {
+      // Without the cache the namespace cannot reach the host at all; 0 matches no real port.
+      await applyNetnsRules(machine.netnsPid!, netnsRules(aptCachePort ?? 0, mirrorBlocked, [...hostPorts]));
+    };
     const setMirrorBlocked = async (blocked: boolean) => {
       if (machine.netnsPid === undefined) throw new Error(`blockMirror/unblockMirror need nspawn mode (${name} is ${mode})`);
-      // Without the cache the namespace cannot reach the host at all; 0 matches no real port.
-      await applyNetnsRules(machine.netnsPid, netnsRules(aptCachePort ?? 0, blocked));
+      mirrorBlocked = blocked;
+      await applyRules();
     };
     if (aptCachePort !== null && machine.netnsPid !== undefined) await setMirrorBlocked(false);
     const ssh = harnessSsh({ machine, name, mode, harnessKey, hostKeyFingerprints, bootTimeoutMs, consoleLog: run.consoleLog });
@@ -67,6 +74,14 @@ export async function bootDebian(opts: BootOptions = {}): Promise<DebianServer &
       suite,
       blockMirror: () => setMirrorBlocked(true),
       unblockMirror: () => setMirrorBlocked(false),
+      async allowHostPort(port) {
+        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`not a TCP port: ${port}`);
+        // QEMU's user network maps 10.0.2.2 to the host's loopback with no fence: already open.
+        if (machine.netnsPid === undefined) return;
+        if (aptCachePort === null) throw new Error(`${name} booted with aptCache: false cannot reach the host's loopback at all`);
+        hostPorts.add(port);
+        await applyRules();
+      },
       exec,
       async sh(command, o) {
         const r = await exec(command, o);

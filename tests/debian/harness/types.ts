@@ -34,6 +34,13 @@ export interface DebianServer {
    */
   blockMirror(): Promise<void>;
   unblockMirror(): Promise<void>;
+  /**
+   * Lets this server open connections to the host's 127.0.0.1:`port` at 10.0.2.2 (a fixture the
+   * test started on the host, e.g. tests/fixtures/git-server.ts); by default only the apt
+   * cache's port gets through. Stays open while the mirror is blocked. Needs the apt cache
+   * (the default): with `aptCache: false` the host is unreachable.
+   */
+  allowHostPort(port: number): Promise<void>;
   stop(): Promise<void>;
 }
 
