@@ -4,11 +4,11 @@ import { ApplicationFailure, Context } from "@temporalio/activity";
 import { db } from "../core/db";
 import { classified } from "./failures";
 import { resourceKind } from "../catalogue";
-import type { BroughtResources, Milestone } from "../catalogue/kit";
+import type { BroughtResources, Milestone, ResourceKind } from "../catalogue/kit";
 import { resourceTable } from "../core/resources";
 import { acquire, discard, release } from "./ssh/pool";
 import { script, type ParsedScriptOutput } from "./ssh/shell";
-import { loadOperation, planOf } from "./plans";
+import { cleanupPlanOf, loadOperation, planOf } from "./plans";
 import { SshError } from "./ssh/errors";
 import type { SshConnection } from "./ssh/client";
 import { runName, startOrAttach, stopRun, STOP_GRACE_SECONDS, type RunPlace } from "./ssh/detached";
@@ -32,7 +32,9 @@ export interface RunMilestoneInput {
 }
 
 /** The milestone to run, from the plan rebuilt out of the operation's rows, and the secrets to redact. */
-async function milestoneOf(input: RunMilestoneInput): Promise<{ milestone: Milestone; total: number; secrets: string[] }> {
+async function milestoneOf(
+  input: RunMilestoneInput,
+): Promise<{ milestone: Milestone; total: number; secrets: string[]; resourceOf: ResourceOf }> {
   const loaded = await loadOperation(input.operationId, input.serverId);
   if (!loaded?.resource) throw ApplicationFailure.nonRetryable("The operation or its resource no longer exists", "InvalidInput");
   const plan = planOf({ ...loaded, resource: loaded.resource });
@@ -43,13 +45,13 @@ async function milestoneOf(input: RunMilestoneInput): Promise<{ milestone: Miles
       "InvalidInput",
     );
   }
-  return { milestone, total: plan.length, secrets: Object.values(loaded.secrets) };
+  return { milestone, total: plan.length, secrets: Object.values(loaded.secrets), resourceOf: { kind: loaded.kind, id: loaded.resourceId } };
 }
 
 export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode: number }> {
   return classified(async () => {
     const { operationId, serverId, step } = input;
-    const { milestone, total, secrets } = await milestoneOf(input);
+    const { milestone, total, secrets, resourceOf } = await milestoneOf(input);
     const key = { operationId_step: { operationId, step } };
     const started = await db().operationMilestone.upsert({
       where: key,
@@ -105,6 +107,7 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
           await tx.serverPackage.deleteMany({ where: { serverId, type, variant } });
         }
         if (milestone.brings) await bringResources(tx, serverId, milestone.brings);
+        if (milestone.sets) await setColumns(tx, resourceOf, milestone, parsed);
       });
       return { exitCode: 0 };
     }
@@ -118,7 +121,9 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
       data: { state: "failed", failures, exitCode, outputTail: output, finishedAt: new Date() },
     });
     // Counted in the database, so transport faults (retried by Temporal) don't use up these tries.
-    if (failures >= MAX_COMMAND_FAILURES) {
+    const attempts = milestone.attempts ?? MAX_COMMAND_FAILURES;
+    if (failures >= attempts) {
+      if (attempts === 1) throw ApplicationFailure.nonRetryable(message, "CommandFailed");
       throw ApplicationFailure.nonRetryable(`${message} (failed ${failures} times)`, "CommandFailed");
     }
     throw ApplicationFailure.retryable(message, "CommandFailed");
@@ -187,6 +192,20 @@ async function bringResources(tx: Tx, serverId: string, brings: BroughtResources
   }
 }
 
+/** The operation's resource it acts on: where a milestone's `sets` go. */
+interface ResourceOf {
+  kind: ResourceKind;
+  id: string;
+}
+
+/** Milestone.sets: columns of the operation's own row from named step outputs (a deploy's commit sha and message). */
+async function setColumns(tx: Tx, resource: ResourceOf, milestone: Milestone, parsed: ParsedScriptOutput): Promise<void> {
+  const data = Object.fromEntries(
+    Object.entries(milestone.sets ?? {}).map(([column, output]) => [column, namedOutput(milestone, parsed, output, 4096)]),
+  );
+  await resourceTable(resource.kind, tx).updateMany({ where: { id: resource.id }, data });
+}
+
 /** The trimmed stdout of the milestone's step whose output is named `name` (see Step.output). */
 function namedOutput(milestone: Milestone, parsed: ParsedScriptOutput, name: string, max = 64): string | null {
   const index = milestone.steps.findIndex((s) => s.output === name);
@@ -197,4 +216,41 @@ function namedOutput(milestone: Milestone, parsed: ParsedScriptOutput, name: str
 function tail(text: string): string {
   const buf = Buffer.from(text);
   return buf.length <= OUTPUT_TAIL_BYTES ? text : buf.subarray(buf.length - OUTPUT_TAIL_BYTES).toString("utf8");
+}
+
+/**
+ * ActionDefinition.cleanup: undo what a failed or cancelled run left on the server (a failed
+ * deploy's release directory), before the row is marked. Each milestone's commands run as one
+ * script on the pooled connection, in the channel (they are short and safe to run twice).
+ * Best effort: a failure is logged and reported back, never thrown — the operation's own error
+ * is what the user reads.
+ */
+export async function cleanupOperation(input: { operationId: string; serverId: string }): Promise<{ failed: string | null }> {
+  return classified(async () => {
+    const loaded = await loadOperation(input.operationId, input.serverId);
+    if (!loaded?.resource) return { failed: null };
+    const plan = cleanupPlanOf({ ...loaded, resource: loaded.resource });
+    const ctx = Context.current();
+    for (const milestone of plan) {
+      let conn: Awaited<ReturnType<typeof acquire>> | undefined;
+      try {
+        conn = await acquire(input.serverId);
+        const rendered = script(milestone.steps);
+        const result = await conn.exec(rendered.command, {
+          label: milestone.label,
+          timeoutMs: 120_000,
+          redact: Object.values(loaded.secrets),
+        });
+        if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr.trim().slice(-500)}`);
+      } catch (err) {
+        if (err instanceof SshError) discard(input.serverId);
+        const failed = `${milestone.label}: ${err instanceof Error ? err.message : String(err)}`;
+        ctx.log.warn(`Cleanup of operation ${input.operationId} failed`, { error: failed });
+        return { failed };
+      } finally {
+        if (conn) release(input.serverId, conn);
+      }
+    }
+    return { failed: null };
+  });
 }

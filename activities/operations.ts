@@ -6,9 +6,9 @@ import { ApplicationFailure, Context } from "@temporalio/activity";
 import { statusesOf, type Plan } from "../catalogue/kit";
 import type { QueuedOperation } from "../domain/resources";
 import { db } from "../core/db";
-import { resourceTable } from "../core/resources";
+import { kindOfTable, resourceTable } from "../core/resources";
 import { classified } from "./failures";
-import { loadOperation, missingPackage, planOf, preconditionsOf, UnknownKind } from "./plans";
+import { loadOperation, missingPackage, planContext, planOf, preconditionsOf, UnknownKind, type LoadedOperation } from "./plans";
 
 /** What the workflow needs to drive the operation: milestone names and labels, no commands. */
 export interface BegunOperation {
@@ -17,6 +17,8 @@ export interface BegunOperation {
   hasRemoteChecks: boolean;
   /** The first milestone to run (1-based): > 1 when a resumable retry skips what already succeeded. */
   firstStep: number;
+  /** Whether the action has a cleanup plan to run if the operation fails (ActionDefinition.cleanup). */
+  hasCleanup?: boolean;
 }
 
 /** Marks the operation running and the resource in its transitional status. */
@@ -52,6 +54,7 @@ export async function beginOperation(op: QueuedOperation): Promise<BegunOperatio
       milestones: plan.map(({ name, label }) => ({ name, label })),
       hasRemoteChecks: preconditions.some((p) => p.kind === "check"),
       firstStep,
+      hasCleanup: kind.actions[action]?.cleanup !== undefined,
     };
   });
 }
@@ -99,6 +102,7 @@ export async function completeOperation(op: QueuedOperation): Promise<void> {
       const table = resourceTable(loaded.kind, tx);
       if (success === null) await table.deleteMany({ where: { id: loaded.resourceId } });
       else await table.updateMany({ where: { id: loaded.resourceId }, data: { status: success, errorLog: null } });
+      if (loaded.operation.state === "running") await applyEffects(tx, loaded, "succeeded");
       await tx.operation.updateMany({
         where: { id: loaded.operation.id, state: { in: ["queued", "running"] } },
         data: { state: "succeeded", finishedAt: new Date(), errorLog: null },
@@ -137,6 +141,7 @@ export async function failOperation(input: { op: QueuedOperation; error: string;
           where: { id: resourceId },
           data: { status: row.previousStatus ?? "failed", errorLog: neverRan ? undefined : error },
         });
+      if (!neverRan) await applyEffects(tx, loaded, "failed", error);
       await tx.operation.update({
         where: { id: row.id },
         data: { state: cancelled ? "cancelled" : "failed", errorLog: error, finishedAt: new Date() },
@@ -150,4 +155,25 @@ async function finish(operationId: string, state: "cancelled" | "failed", error:
     where: { id: operationId, state: { in: ["queued", "running"] } },
     data: { state, errorLog: error, finishedAt: new Date() },
   });
+}
+
+type Tx = Parameters<Parameters<ReturnType<typeof db>["$transaction"]>[0]>[0];
+
+/**
+ * ActionDefinition.effects: the other rows an outcome changes (a deploy becomes its site's
+ * active deployment), in the transaction that settles the operation, so the site never points
+ * at a deployment that did not succeed. Each update goes to a kind's table, on this server only.
+ */
+async function applyEffects(tx: Tx, loaded: LoadedOperation, result: "succeeded" | "failed", error?: string): Promise<void> {
+  const effects = loaded.kind.actions[loaded.action]?.effects;
+  if (!effects || !loaded.resource) return;
+  const row = (await resourceTable(loaded.kind, tx).findUnique({ where: { id: loaded.resourceId } })) ?? loaded.resource;
+  const updates = effects({ row, result, error, startedAt: loaded.operation.startedAt, at: new Date() }, planContext(loaded));
+  for (const update of updates) {
+    const { count } = await resourceTable(kindOfTable(update.table), tx).updateMany({
+      where: { id: update.id, serverId: loaded.operation.serverId },
+      data: { ...update.data },
+    });
+    if (count === 0) Context.current().log.warn(`An effect of operation ${loaded.operation.id} found no ${update.table} ${update.id}`);
+  }
 }

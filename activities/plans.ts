@@ -4,10 +4,10 @@
 // and whatever secrets they carry never travel through Temporal's history.
 import { ApplicationFailure } from "@temporalio/common";
 import { packageDefinition, resourceKind } from "../catalogue";
-import { requirePackage, type Plan, type Precondition, type ResourceKind, type ServerFacts } from "../catalogue/kit";
+import { requirePackage, type Plan, type PlanContext, type Precondition, type ResourceKind, type ServerFacts } from "../catalogue/kit";
 import { db } from "../core/db";
 import { serverFactsSelect, toServerFacts } from "../core/server-facts";
-import { resourceTable, type ResourceRow } from "../core/resources";
+import { kindOfTable, resourceTable, type ResourceRow } from "../core/resources";
 import { ensureSecrets } from "../core/secrets";
 import { ACTIONS, type Action } from "../domain/resources";
 import type { TaskStatus } from "../domain/status";
@@ -29,6 +29,8 @@ export interface LoadedOperation {
   server: ServerFacts;
   /** The secrets the resource's plans use (kind.secrets), generated on first need; {} for most kinds. */
   secrets: Record<string, string>;
+  /** The rows the kind's plans read besides the resource (kind.related). */
+  related: Pick<PlanContext, "parent" | "siblings">;
 }
 
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, "InvalidInput");
@@ -64,7 +66,31 @@ export async function loadOperation(operationId: string, expectedServerId?: stri
   if (resource && resource.serverId !== operation.serverId)
     throw invalid(`Resource ${operation.resourceId} is not on this operation's server`);
   const secrets = resource && kind.secrets ? await ensureSecrets(operation.serverId, kind.secrets(resource)) : {};
-  return { operation, kind, action, resourceId: operation.resourceId, resource, server: toServerFacts(operation.server), secrets };
+  const related = resource ? await relatedRows(kind, resource) : {};
+  return { operation, kind, action, resourceId: operation.resourceId, resource, server: toServerFacts(operation.server), secrets, related };
+}
+
+/** kind.related: the parent row and the siblings, each on the resource's own server only. */
+async function relatedRows(kind: ResourceKind, resource: ResourceRow): Promise<LoadedOperation["related"]> {
+  const related: LoadedOperation["related"] = {};
+  const { parent, siblings } = kind.related ?? {};
+  if (parent) {
+    const id = resource[parent.key];
+    const row = typeof id === "string" ? await resourceTable(kindOfTable(parent.table)).findUnique({ where: { id } }) : null;
+    related.parent = row && row.serverId === resource.serverId ? row : null;
+  }
+  if (siblings) {
+    related.siblings = await resourceTable(kind).findMany({
+      where: { serverId: resource.serverId, [siblings.key]: resource[siblings.key] },
+      orderBy: { createdAt: "desc" },
+    });
+  }
+  return related;
+}
+
+/** What a plan builder of the loaded operation is given. */
+export function planContext(loaded: LoadedOperation): PlanContext {
+  return { server: loaded.server, secrets: loaded.secrets, ...loaded.related };
 }
 
 function actionOf(loaded: LoadedOperation) {
@@ -75,8 +101,18 @@ function actionOf(loaded: LoadedOperation) {
 
 /** The plan of a loaded operation. Builders refuse rows that would make unsafe commands: no retry fixes that. */
 export function planOf(loaded: LoadedOperation & { resource: ResourceRow }): Plan {
+  return buildPlan(() => actionOf(loaded).plan(loaded.resource, planContext(loaded)));
+}
+
+/** The cleanup plan of a loaded operation's action (ActionDefinition.cleanup), [] when it has none. */
+export function cleanupPlanOf(loaded: LoadedOperation & { resource: ResourceRow }): Plan {
+  const cleanup = loaded.kind.actions[loaded.action]?.cleanup;
+  return cleanup ? buildPlan(() => cleanup(loaded.resource, planContext(loaded))) : [];
+}
+
+function buildPlan(build: () => Plan): Plan {
   try {
-    return actionOf(loaded).plan(loaded.resource, { server: loaded.server, secrets: loaded.secrets });
+    return build();
   } catch (e) {
     throw invalid(e instanceof Error ? e.message : String(e));
   }
@@ -93,7 +129,7 @@ export function preconditionsOf(loaded: LoadedOperation & { resource: ResourceRo
       ? [requirePackage(kind.parent, `Install ${packageDefinition(kind.parent)?.label ?? kind.parent} on this server first`)]
       : [];
   try {
-    return [...parent, ...(actionOf(loaded).requires?.(loaded.resource, { server: loaded.server, secrets: loaded.secrets }) ?? [])];
+    return [...parent, ...(actionOf(loaded).requires?.(loaded.resource, planContext(loaded)) ?? [])];
   } catch (e) {
     throw invalid(e instanceof Error ? e.message : String(e));
   }

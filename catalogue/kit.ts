@@ -64,6 +64,16 @@ export interface Milestone {
   removes?: Pick<InventoryRecord, "type" | "name" | "variant">;
   /** Resource rows written (active) after this milestone succeeds. */
   brings?: BroughtResources;
+  /**
+   * Columns of the operation's own resource row set from named step outputs (see `Step.output`)
+   * when this milestone succeeds: a deploy's `{ commitSha: "commit_sha" }`.
+   */
+  sets?: Readonly<Record<string, string>>;
+  /**
+   * How many real failures end the operation (default 3, the seed's $maxExceptions). 1 for a
+   * step whose failure is the answer, not bad luck: a deploy script, a health check.
+   */
+  attempts?: number;
 }
 
 export type Plan = readonly Milestone[];
@@ -113,6 +123,10 @@ export interface PlanContext {
   secrets?: Readonly<Record<string, string>>;
   /** The variant being installed or removed, for a package with `variants`. */
   variant?: string;
+  /** The row's parent (a deployment's site), for a kind with `related.parent`; null when it is gone. */
+  parent?: Readonly<Record<string, unknown>> | null;
+  /** The rows sharing the row's `related.siblings` column (a site's deployments), newest first, the row itself included. */
+  siblings?: readonly Readonly<Record<string, unknown>>[];
 }
 
 /** A secret's value from the plan's context; a clear error when the engine did not load it. */
@@ -138,7 +152,7 @@ export function milestone(
   name: string,
   label: string,
   steps: readonly Step[],
-  extra: Pick<Milestone, "records" | "removes" | "brings"> = {},
+  extra: Pick<Milestone, "records" | "removes" | "brings" | "sets" | "attempts"> = {},
 ): Milestone {
   return { name, label, steps, ...extra };
 }
@@ -228,6 +242,38 @@ export interface ActionDefinition<Row> {
   timeoutScale?: number;
   /** The operation's title when "<label> <kind> <describe>" reads badly ("Provision provisioning …"). */
   title?(row: Row): string;
+  /**
+   * Run when the operation fails or is cancelled after it began, before the row is marked: undo
+   * what a half-done run left on the server (a failed deploy's release directory). Best effort:
+   * its own failure is logged, and the operation's error is what the user reads.
+   */
+  cleanup?(row: Row, ctx: PlanContext): Plan;
+  /**
+   * Other rows the outcome changes, written in the same transaction as the row's final status
+   * (a deploy makes itself the site's active deployment). Data, not code with a database: the
+   * engine applies each update to the kind whose table it names.
+   */
+  effects?(outcome: Outcome<Row>, ctx: PlanContext): readonly RowUpdate[];
+}
+
+/** How an operation ended, for `ActionDefinition.effects`. */
+export interface Outcome<Row> {
+  /** The row as it is at the end (after milestones' `sets`). */
+  row: Row;
+  result: "succeeded" | "failed";
+  /** The error the user reads, on failure. */
+  error?: string;
+  /** When the operation began running, and now. */
+  startedAt: Date | null;
+  at: Date;
+}
+
+/** An update of one row of a resource kind's table, by id. */
+export interface RowUpdate {
+  /** The kind's Prisma model (`ResourceKind.table`): "site". */
+  table: string;
+  id: string;
+  data: Readonly<Record<string, unknown>>;
 }
 
 /** Every kind can be installed (create, retry) and removed; the rest is optional. */
@@ -282,6 +328,16 @@ export interface ResourceDefinition<Row extends ResourceRowBase, S extends z.Zod
   actions: ResourceActions<Row, A>;
   /** Full names of the server secrets the row's plans use (see `PackageDefinition.secrets`). */
   secrets?(row: Row): readonly string[];
+  /** Rows the plans read besides the row itself: `PlanContext.parent` and `.siblings`. */
+  related?: RelatedRows;
+}
+
+/** Which other rows a kind's plans are given (loaded by the engine from the row's columns). */
+export interface RelatedRows {
+  /** The parent: `table`'s row whose id is in the row's column `key` (a deployment's `siteId`). */
+  parent?: { table: string; key: string };
+  /** Rows of the kind's own table with the same value in column `key`, newest first (a site's deployments). */
+  siblings?: { key: string };
 }
 
 export interface SameAs {
@@ -321,6 +377,7 @@ export interface ResourceKind {
     [K in Action]?: ActionDefinition<ResourceRowBase>;
   };
   secrets?(row: ResourceRowBase): readonly string[];
+  related?: RelatedRows;
 }
 
 /** `defineResource<Row>()({...})`: the row type is given; input, actions and api are inferred. */

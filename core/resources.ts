@@ -1,7 +1,7 @@
 // The resource tables of the catalogue's kinds, reached generically: each kind names its
 // Prisma model (`table`), and the engine and routers use only the columns every kind has
 // (id, serverId, status, errorLog), so adding a kind never touches this file.
-import { resourceKind } from "../catalogue";
+import { allKinds, resourceKind } from "../catalogue";
 import type { ResourceKind, ResourceRowBase } from "../catalogue/kit";
 import type { TaskStatus } from "../domain/status";
 import { db, type PrismaClient } from "./db";
@@ -10,21 +10,28 @@ type Client = Omit<PrismaClient, `$${string}`>;
 
 export type ResourceRow = ResourceRowBase & { status: TaskStatus } & Record<string, unknown>;
 
-type StatusWhere = { id: string; status?: TaskStatus | { in: TaskStatus[] } };
+type StatusWhere = { id: string; serverId?: string; status?: TaskStatus | { in: TaskStatus[] } };
 
 /** The delegate methods the engine uses, with the columns every resource table has. */
 export interface ResourceTable {
   findUnique(args: { where: { id: string } }): Promise<ResourceRow | null>;
   findFirst(args: { where: Record<string, unknown> }): Promise<ResourceRow | null>;
-  findMany(args: { where: { serverId: string }; orderBy: { createdAt: "asc" | "desc" } }): Promise<ResourceRow[]>;
+  findMany(args: { where: { serverId: string } & Record<string, unknown>; orderBy: { createdAt: "asc" | "desc" } }): Promise<ResourceRow[]>;
   create(args: { data: Record<string, unknown> }): Promise<ResourceRow>;
-  updateMany(args: { where: StatusWhere; data: { status?: TaskStatus; errorLog?: string | null } }): Promise<{ count: number }>;
+  updateMany(args: { where: StatusWhere; data: { status?: TaskStatus; errorLog?: string | null } & Record<string, unknown> }): Promise<{ count: number }>;
   deleteMany(args: { where: { id: string } }): Promise<{ count: number }>;
 }
 
 export function kindOf(type: string): ResourceKind {
   const kind = resourceKind(type);
   if (!kind) throw new Error(`Unknown resource type ${JSON.stringify(type)}`);
+  return kind;
+}
+
+/** The kind whose Prisma model is `table` (a kind's `related.parent`, an effect's target). */
+export function kindOfTable(table: string): ResourceKind {
+  const kind = allKinds().find((k) => k.table === table);
+  if (!kind) throw new Error(`No resource kind has the table ${JSON.stringify(table)}`);
   return kind;
 }
 

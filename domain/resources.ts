@@ -3,7 +3,9 @@
 // workflows and activities (no server imports).
 import type { TaskStatus } from "./status";
 
-export const ACTIONS = ["install", "remove", "pause", "resume", "restart"] as const;
+// rollback: a deployment's release becomes the live one again; update: a resource's settings
+// are written to the server again (a site's .env and server block).
+export const ACTIONS = ["install", "remove", "pause", "resume", "restart", "rollback", "update"] as const;
 export type Action = (typeof ACTIONS)[number];
 
 /** Status while the action runs, and after it succeeds (null: the row is deleted). */
@@ -13,6 +15,8 @@ export const ACTION_STATUS: Record<Action, { during: TaskStatus; success: TaskSt
   pause: { during: "updating", success: "paused" },
   resume: { during: "updating", success: "active" },
   restart: { during: "updating", success: "active" },
+  rollback: { during: "updating", success: "success" },
+  update: { during: "updating", success: "active" },
 };
 
 /** Which statuses an action may start from (anything else is busy or makes no sense). */
@@ -22,6 +26,8 @@ export const ACTION_FROM: Record<Action, readonly TaskStatus[]> = {
   pause: ["active"],
   resume: ["paused"],
   restart: ["active"],
+  rollback: ["success"],
+  update: ["active", "failed"],
 };
 
 /** The statuses one action moves a resource through (the seeds' lifecycles). */
@@ -48,6 +54,8 @@ export const QUEUED_STATUS: Record<Action, TaskStatus> = {
   pause: "updating",
   resume: "updating",
   restart: "updating",
+  rollback: "updating",
+  update: "updating",
 };
 
 /**

@@ -9,6 +9,7 @@ import {
   ChildWorkflowFailure,
   TimeoutFailure,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -16,7 +17,7 @@ import {
 import type * as activities from "../activities";
 import type { QueuedOperation } from "../domain/resources";
 
-const { runMilestone, checkPreconditions } = proxyActivities<typeof activities>({
+const { runMilestone, checkPreconditions, cleanupOperation } = proxyActivities<typeof activities>({
   startToCloseTimeout: "10 minutes",
   heartbeatTimeout: "20 seconds",
   // On cancel or timeout, wait until the remote command has really stopped: the next
@@ -43,10 +44,12 @@ const COMMAND_GRACE_MS = 5_000;
 export async function operationWorkflow(op: QueuedOperation): Promise<void> {
   const timeoutMs = op.timeoutSeconds * 1000;
   const deadline = Date.now() + timeoutMs; // workflow time: deterministic
+  let hasCleanup = false;
   try {
     await CancellationScope.withTimeout(timeoutMs, async () => {
       const begun = await beginOperation(op);
       if ("skipped" in begun) return;
+      hasCleanup = begun.hasCleanup ?? false;
       const { milestones } = begun;
       if (begun.hasRemoteChecks) {
         setCurrentDetails("Checking preconditions");
@@ -71,14 +74,23 @@ export async function operationWorkflow(op: QueuedOperation): Promise<void> {
       setCurrentDetails("Done");
     });
   } catch (err) {
+    // The action's cleanup (a failed deploy's release directory) runs before the row is marked,
+    // whatever ended the run; histories from before cleanups existed replay without it.
+    const cleanup = async () => {
+      if (hasCleanup && patched("operation-cleanup")) await cleanupOperation({ operationId: op.operationId, serverId: op.serverId });
+    };
     if (!isCancellation(err)) {
+      await cleanup();
       await failOperation({ op, error: describeFailure(err) });
       return;
     }
     // Cancelled by the user (the workflow's own scope), or the operation's time ran out.
     const byUser = CancellationScope.current().consideredCancelled;
     const error = byUser ? "Cancelled by user" : `Timed out after ${op.timeoutSeconds} s`;
-    await CancellationScope.nonCancellable(() => failOperation({ op, error, cancelled: byUser }));
+    await CancellationScope.nonCancellable(async () => {
+      await cleanup();
+      await failOperation({ op, error, cancelled: byUser });
+    });
     if (byUser) throw err;
   }
 }

@@ -5,22 +5,27 @@ import type { TaskStatus } from "../../domain/status";
 import { useApiAction } from "../lib/use-api-form";
 import { StatusBadge } from "./status";
 
-export interface RowActions {
-  remove?: () => Promise<unknown>;
-  retry?: () => Promise<unknown>;
-  pause?: () => Promise<unknown>;
-  resume?: () => Promise<unknown>;
-  restart?: () => Promise<unknown>;
-}
+/** The buttons a row can have: retry (install again) and every other action of the engine. */
+export type RowActions = Partial<Record<Exclude<Action, "install"> | "retry", () => Promise<unknown>>>;
 
-const LABELS: Record<keyof RowActions, string> = { remove: "Remove", retry: "Retry", pause: "Pause", resume: "Resume", restart: "Restart" };
+const LABELS: Record<keyof RowActions, string> = {
+  remove: "Remove",
+  retry: "Retry",
+  pause: "Pause",
+  resume: "Resume",
+  restart: "Restart",
+  rollback: "Roll back",
+  update: "Update",
+};
 /** The standard lifecycle's starting statuses; a kind's own come in through `allowed`. */
 const ALLOWED: Record<keyof RowActions, readonly TaskStatus[]> = {
-  remove: ACTION_FROM.remove,
   retry: ACTION_FROM.install,
+  remove: ACTION_FROM.remove,
   pause: ACTION_FROM.pause,
   resume: ACTION_FROM.resume,
   restart: ACTION_FROM.restart,
+  rollback: ACTION_FROM.rollback,
+  update: ACTION_FROM.update,
 };
 
 export function ResourceRow(props: {
