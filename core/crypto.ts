@@ -19,7 +19,8 @@ export function encryptSecret(plaintext: string, aad: string, k: Buffer = key())
 
 export function decryptSecret(stored: string, aad: string, k: Buffer = key()): string {
   const [version, iv, tag, ct] = stored.split(":");
-  if (version !== VERSION || !iv || !tag || !ct) throw new Error("Unrecognised secret format");
+  // ct may be "": an empty value (a site's .env before anyone writes one) encrypts to no bytes.
+  if (version !== VERSION || !iv || !tag || ct === undefined) throw new Error("Unrecognised secret format");
   const decipher = createDecipheriv("aes-256-gcm", k, Buffer.from(iv, "base64"));
   decipher.setAAD(Buffer.from(aad));
   decipher.setAuthTag(Buffer.from(tag, "base64"));
