@@ -168,7 +168,12 @@ async function applyEffects(tx: Tx, loaded: LoadedOperation, result: "succeeded"
   const effects = loaded.kind.actions[loaded.action]?.effects;
   if (!effects || !loaded.resource) return;
   const row = (await resourceTable(loaded.kind, tx).findUnique({ where: { id: loaded.resourceId } })) ?? loaded.resource;
-  const updates = effects({ row, result, error, startedAt: loaded.operation.startedAt, at: new Date() }, planContext(loaded));
+  const milestones = await tx.operationMilestone.findMany({
+    where: { operationId: loaded.operation.id },
+    orderBy: { step: "asc" },
+    select: { name: true, state: true, exitCode: true, startedAt: true, finishedAt: true },
+  });
+  const updates = effects({ row, result, error, startedAt: loaded.operation.startedAt, at: new Date(), milestones }, planContext(loaded));
   for (const update of updates) {
     const { count } = await resourceTable(kindOfTable(update.table), tx).updateMany({
       where: { id: update.id, serverId: loaded.operation.serverId },

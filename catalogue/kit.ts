@@ -266,6 +266,22 @@ export interface Outcome<Row> {
   /** When the operation began running, and now. */
   startedAt: Date | null;
   at: Date;
+  /**
+   * The milestones this operation ran, in order, as they ended: which one failed (a deploy's
+   * health check means "rolled back"), a step's exit code (a site command's), their times.
+   */
+  milestones?: readonly MilestoneOutcome[];
+}
+
+/** One milestone of an operation as it ended (OperationMilestone's columns). */
+export interface MilestoneOutcome {
+  name: string;
+  /** "succeeded" | "failed" | "skipped" | "running" (a cancelled run). */
+  state: string;
+  /** The milestone's script's exit code: the failed step's, or 0. */
+  exitCode: number | null;
+  startedAt: Date;
+  finishedAt: Date | null;
 }
 
 /** An update of one row of a resource kind's table, by id. */
