@@ -9,7 +9,7 @@ import { taskQueue, temporalClient } from "../temporal/client";
 import { serverIdKey } from "../temporal/search-attributes";
 import { operationWorkflowId, serverWorkflowId } from "../workflows/ids";
 import { cancelSignal, enqueueSignal } from "../workflows/signals";
-import { db } from "./db";
+import { db, type PrismaClient } from "./db";
 import { sharedEnv } from "./env";
 import { kindOf, resourceTable } from "./resources";
 
@@ -39,8 +39,21 @@ export function operationTimeoutSeconds(resourceType: string, action: Action): n
 }
 
 export async function enqueueOperation(input: EnqueueInput) {
+  return dispatchOperation(await recordOperation(input));
+}
+
+type OperationClient = Pick<PrismaClient, "operation">;
+type RecordedOperation = EnqueueInput & { operationId: string };
+
+/**
+ * Writes the operation row only (queued), on `client`: a transaction that also writes the row
+ * it acts on (a deploy's deployment) makes both visible at once. Hand the result to
+ * `dispatchOperation` after the commit, never inside the transaction: the worker could load the
+ * operation before its resource row exists.
+ */
+export async function recordOperation(input: EnqueueInput, client: OperationClient = db()): Promise<RecordedOperation> {
   const kind = `${input.resourceType}.${input.action}`;
-  const operation = await db().operation.create({
+  const operation = await client.operation.create({
     data: {
       serverId: input.serverId,
       userId: input.userId,
@@ -55,8 +68,18 @@ export async function enqueueOperation(input: EnqueueInput) {
       workflowId: operationWorkflowId(input.serverId, "pending"),
     },
   });
+  await client.operation.update({
+    where: { id: operation.id },
+    data: { workflowId: operationWorkflowId(input.serverId, operation.id) },
+  });
+  return { ...input, operationId: operation.id };
+}
+
+/** Hands a recorded operation to its server's queue (signal-with-start). */
+export async function dispatchOperation(input: RecordedOperation) {
+  const kind = `${input.resourceType}.${input.action}`;
   const queued: QueuedOperation = {
-    operationId: operation.id,
+    operationId: input.operationId,
     serverId: input.serverId,
     kind,
     title: input.title,
@@ -65,10 +88,6 @@ export async function enqueueOperation(input: EnqueueInput) {
     action: input.action,
     timeoutSeconds: operationTimeoutSeconds(input.resourceType, input.action),
   };
-  await db().operation.update({
-    where: { id: operation.id },
-    data: { workflowId: operationWorkflowId(input.serverId, operation.id) },
-  });
   try {
     const client = await temporalClient();
     await client.workflow.signalWithStart("serverQueueWorkflow", {
@@ -83,7 +102,7 @@ export async function enqueueOperation(input: EnqueueInput) {
   } catch (e) {
     // Temporal unreachable: fail visibly instead of leaving the resource pending forever.
     const message = `Could not queue the operation: ${(e as Error).message}`;
-    await db().operation.update({ where: { id: operation.id }, data: { state: "failed", errorLog: message, finishedAt: new Date() } });
+    await db().operation.update({ where: { id: input.operationId }, data: { state: "failed", errorLog: message, finishedAt: new Date() } });
     const table = resourceTable(input.resourceType);
     await table.updateMany({
       where: { id: input.resourceId },
@@ -91,7 +110,7 @@ export async function enqueueOperation(input: EnqueueInput) {
     });
     throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message });
   }
-  return { operationId: operation.id, workflowId: operationWorkflowId(input.serverId, operation.id) };
+  return { operationId: input.operationId, workflowId: operationWorkflowId(input.serverId, input.operationId) };
 }
 
 export async function assertRetryAllowed(userId: string): Promise<void> {

@@ -28,8 +28,21 @@ async function assertParentInstalled(kind: ResourceKind, serverId: string): Prom
   }
 }
 
+/** What the transaction that inserts a new row gives `CreateOptions.within`. */
+export type LifecycleTx = Parameters<Parameters<ReturnType<typeof db>["$transaction"]>[0]>[0];
+
+export interface CreateOptions {
+  userId: string;
+  server: ServerFacts;
+  input: unknown;
+  /** Columns only the server computes (a site's id and deploy token), added to the create hook's. */
+  extra?: Record<string, unknown>;
+  /** Runs in the insert's transaction, after it (a site's .env secret): both land or neither. */
+  within?(tx: LifecycleTx, row: ResourceRow): Promise<void>;
+}
+
 /** Validates with the kind's create hook, writes the row as `pending`, enqueues its install. */
-export async function createResource(kind: ResourceKind, opts: { userId: string; server: ServerFacts; input: unknown }) {
+export async function createResource(kind: ResourceKind, opts: CreateOptions) {
   let data: Record<string, unknown>;
   try {
     data = kind.create(opts.input, { server: opts.server });
@@ -50,7 +63,11 @@ export async function createResource(kind: ResourceKind, opts: { userId: string;
           throw fieldError(same.field, same.message);
         }
       }
-      return resourceTable(kind, tx).create({ data: { ...data, serverId: opts.server.id, status: "pending" } });
+      const created = await resourceTable(kind, tx).create({
+        data: { ...data, ...opts.extra, serverId: opts.server.id, status: "pending" },
+      });
+      await opts.within?.(tx, created);
+      return created;
     })
     .catch((e: unknown) => {
       if (isUniqueViolation(e)) {
@@ -71,7 +88,17 @@ export async function createResource(kind: ResourceKind, opts: { userId: string;
   return { row, operationId: op.operationId };
 }
 
-export async function startAction(kind: ResourceKind, opts: { userId: string; row: ResourceRow; action: Action; isRetry?: boolean }) {
+export async function startAction(
+  kind: ResourceKind,
+  opts: {
+    userId: string;
+    row: ResourceRow;
+    action: Action;
+    isRetry?: boolean;
+    /** Columns written with the status, by the same guarded update (a site's new settings): none land if the action is refused. */
+    data?: Record<string, unknown>;
+  },
+) {
   const { row, action } = opts;
   // "Retry" is what re-running a failed install is; the same mutation starting a provisioning
   // that waits for its first run (or re-running a finished one) is no retry.
@@ -81,7 +108,7 @@ export async function startAction(kind: ResourceKind, opts: { userId: string; ro
   const { from, queued } = statusesOf(kind, action);
   const { count } = await resourceTable(kind).updateMany({
     where: { id: row.id, status: { in: [...from] } },
-    data: { status: queued },
+    data: { ...opts.data, status: queued },
   });
   if (count === 0) {
     // Name the status the row has now: `row` was read before this update, and a click that
