@@ -14,6 +14,10 @@ const base = {
   pool: "forks",
   testTimeout: 60_000,
   hookTimeout: 120_000,
+  // expect.poll waits for what the engine, the browser or a server does next; vitest's default
+  // of 1 s is a timing assertion in disguise (CI run with 3 files at a time: e2e/live.test.ts
+  // waited 1 s for an operation to finish after its hold opened, and failed).
+  expect: { poll: { timeout: 30_000 } },
 } satisfies TestProjectInlineConfiguration["test"];
 
 // Tests run in a random order in the unit and integration tiers: every test makes its own
