@@ -12,6 +12,7 @@ import { cleanupPlanOf, loadOperation, planOf } from "./plans";
 import { SshError } from "./ssh/errors";
 import type { SshConnection } from "./ssh/client";
 import { runName, startOrAttach, stopRun, STOP_GRACE_SECONDS, type RunPlace } from "./ssh/detached";
+import { OutputWriter } from "./output";
 
 /** A command that really failed is tried at most this many times in all (seed: $maxExceptions). */
 export const MAX_COMMAND_FAILURES = 3;
@@ -67,6 +68,15 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
     // attempt until a real failure is recorded: a transport retry attaches to the run (or reads
     // the result of one that ended meanwhile); a retry after a real failure runs afresh.
     const run = { name: runName({ operationId, step, run: started.failures + 1 }) };
+    // Lines stored as they arrive (the live log), keyed by this run so a replay adds nothing.
+    const output = await OutputWriter.open({
+      operationId,
+      serverId,
+      step,
+      run: started.failures + 1,
+      labels: rendered.labels,
+      warn: (message, error) => ctx.log.warn(message, { error: String(error) }),
+    });
     const heartbeat = setInterval(() => ctx.heartbeat({ step }), HEARTBEAT_MS);
     let result;
     let conn: Awaited<ReturnType<typeof acquire>> | undefined;
@@ -78,8 +88,11 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
         maxOutputBytes: 256 * 1024,
         signal: ctx.cancellationSignal,
         redact: secrets,
+        onOutput: output.onOutput,
       });
+      await output.finish(true);
     } catch (err) {
+      await output.finish(false);
       // Cancelled or timed out: the run does not end with our channel, so stop it before the
       // server's next operation can start.
       const stopping = ctx.cancellationSignal.aborted || (err instanceof SshError && err.kind === "command_timeout");
@@ -94,12 +107,12 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
     const parsed = rendered.parse(result.stdout, result.stderr);
     const failedStep = parsed.failed ?? parsed.incomplete;
     const exitCode = result.exitCode ?? -1;
-    const output = tail(`${result.stdout}${result.stderr ? `\n${result.stderr}` : ""}`);
+    const outputTail = tail(`${result.stdout}${result.stderr ? `\n${result.stderr}` : ""}`);
     if (exitCode === 0 && !failedStep) {
       await db().$transaction(async (tx) => {
         await tx.operationMilestone.update({
           where: key,
-          data: { state: "succeeded", exitCode: 0, outputTail: output, finishedAt: new Date() },
+          data: { state: "succeeded", exitCode: 0, outputTail, finishedAt: new Date() },
         });
         if (milestone.records) await recordInventory(tx, serverId, milestone, parsed);
         if (milestone.removes) {
@@ -118,7 +131,7 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
     const message = `${milestone.label}: ${which} exited with ${failedStep?.exitCode ?? exitCode}${detail ? `: ${detail}` : ""}`;
     await db().operationMilestone.update({
       where: key,
-      data: { state: "failed", failures, exitCode, outputTail: output, finishedAt: new Date() },
+      data: { state: "failed", failures, exitCode, outputTail, finishedAt: new Date() },
     });
     // Counted in the database, so transport faults (retried by Temporal) don't use up these tries.
     const attempts = milestone.attempts ?? MAX_COMMAND_FAILURES;
