@@ -6,6 +6,9 @@ import { provisioning } from "./resources/provisioning";
 import { firewallRule } from "./resources/firewall-rule";
 import { scheduledTask } from "./resources/scheduled-task";
 import { supervisorProgram } from "./resources/supervisor-program";
+import { site } from "./resources/site";
+import { deployment } from "./resources/deployment";
+import { siteCommand } from "./resources/site-command";
 
 export { allPackages, PACKAGES, packageDefinition, registerPackage } from "./packages";
 
@@ -13,7 +16,7 @@ export { allPackages, PACKAGES, packageDefinition, registerPackage } from "./pac
 export const RESOURCE_KINDS = [firewallRule, scheduledTask, supervisorProgram] as const;
 
 /** Everything the engine can run an operation on: the packages themselves, provisioning (the role's packages as one operation) and the kinds. */
-export const ALL_KINDS = [serverPackage, provisioning, ...RESOURCE_KINDS] as const;
+export const ALL_KINDS = [serverPackage, provisioning, ...RESOURCE_KINDS, site, deployment, siteCommand] as const;
 
 /** Kinds added at run time (tests, and code that extends BrokeForge) before the app starts. */
 const registered: ResourceKind[] = [];
