@@ -8,6 +8,7 @@ import { operationsRouter } from "./routers/operations";
 import { packagesRouter } from "./routers/packages";
 import { resourceRouter } from "./routers/resources";
 import { serversRouter } from "./routers/servers";
+import { deploymentsRouter, siteCommandsRouter, sitesRouter } from "./routers/sites";
 import { tokensRouter } from "./routers/tokens";
 import { createCallerFactory, router } from "./init";
 
@@ -28,6 +29,11 @@ export const appRouter = router({
   ...kindRouters(ALL_KINDS),
   // The packages kind's generated router plus its own procedures (list details, secret reveal).
   packages: packagesRouter,
+  // Sites, deployments and site commands are kinds of the engine with routers of their own
+  // (ownership through the site, deploy collapsing, the .env and the deploy token).
+  sites: sitesRouter,
+  deployments: deploymentsRouter,
+  siteCommands: siteCommandsRouter,
 });
 
 export type AppRouter = typeof appRouter;
