@@ -13,6 +13,7 @@ import { contextFromNode, contextFromRequest } from "../trpc/context";
 import { createCaller, appRouter } from "../trpc/router";
 import { closeLiveHub } from "../trpc/live-hub";
 import { attachWebSocket } from "../trpc/ws";
+import { deployHookRouter } from "./deploy-hook";
 
 export async function startWebServer(opts: { port?: number; host?: string } = {}) {
   const env = webEnv();
@@ -32,6 +33,9 @@ export async function startWebServer(opts: { port?: number; host?: string } = {}
       res.status(503).json({ ok: false });
     }
   });
+
+  // Sites' deploy URLs (git hosts' push webhooks): token-authorized, before tRPC and Remix.
+  app.use(deployHookRouter());
 
   app.use("/trpc", createExpressMiddleware({ router: appRouter, createContext: ({ req }) => contextFromNode(req) }));
 
