@@ -51,6 +51,8 @@ export function LiveUpdates({ serverId, children }: { serverId?: string; childre
         touched("operation", "operation_milestone") && trpc.operations.pathFilter(),
         // Each resource kind's list refetches when its table changes.
         ...ALL_KINDS.map((kind) => touched(kind.entity) && trpc[kind.api].pathFilter()),
+        // A site's page and lists read its deployments (history, live release, rollback candidates) through sites.*.
+        touched("deployment") && trpc.sites.pathFilter(),
       ];
       for (const f of filters) if (f) void queryClient.invalidateQueries(f);
     },

@@ -3,6 +3,7 @@ import { Link, useLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
 import { describeProvisioning } from "../../domain/roles";
 import { ProvisioningState } from "../components/provisioning";
+import { formatTime, shortSha } from "../components/deployment";
 import { OperationBadge, Progress, StatusBadge } from "../components/status";
 import { ConnectionBadge } from "../components/ui";
 import { requireApi } from "../lib/forms";
@@ -13,13 +14,17 @@ export const meta: MetaFunction = () => [{ title: "Servers · BrokeForge" }];
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const api = await requireApi(request, context);
-  return { servers: await api.servers.list() };
+  const [servers, sites] = await Promise.all([api.servers.list(), api.sites.all()]);
+  return { servers, sites };
 }
 
 export default function Dashboard() {
   return (
     <LiveUpdates>
-      <ServerList />
+      <div className="space-y-10">
+        <ServerList />
+        <SiteList />
+      </div>
     </LiveUpdates>
   );
 }
@@ -87,5 +92,43 @@ function ServerList() {
         </ul>
       )}
     </div>
+  );
+}
+
+/** Every site of the user's servers: where it runs, its status, its last deploy and live commit. */
+function SiteList() {
+  const loaded = useLoaderData<typeof loader>();
+  const trpc = useTRPC();
+  const sites = useQuery(trpc.sites.all.queryOptions(undefined, { initialData: loaded.sites })).data ?? loaded.sites;
+  if (loaded.servers.length === 0 && sites.length === 0) return null;
+  return (
+    <section aria-labelledby="sites-heading">
+      <h2 id="sites-heading" className="text-xl font-semibold">
+        Sites
+      </h2>
+      {sites.length === 0 ? (
+        <p className="mt-2 text-sm text-slate-600">No sites yet: open a server&apos;s Sites tab to create one.</p>
+      ) : (
+        <ul className="mt-4 divide-y divide-slate-200 overflow-hidden rounded-lg border border-slate-200 bg-white" aria-label="Sites">
+          {sites.map((site) => (
+            <li key={site.id} data-testid={`site-${site.domain}`} data-status={site.status}>
+              <Link to={`/sites/${site.id}`} className="flex flex-wrap items-center gap-x-4 gap-y-1 px-4 py-3 hover:bg-slate-50">
+                <span className="min-w-0 break-all font-medium">{site.domain}</span>
+                <span className="text-sm text-slate-500" data-testid="site-server">
+                  {site.serverName}
+                </span>
+                <span className="ml-auto flex flex-wrap items-center gap-2 text-xs text-slate-500">
+                  <span data-testid="last-deploy">
+                    {site.lastDeployedAt ? `Deployed ${formatTime(site.lastDeployedAt)}` : "Never deployed"}
+                  </span>
+                  {site.activeSha ? <code data-testid="sha">{shortSha(site.activeSha)}</code> : null}
+                  <StatusBadge status={site.status} />
+                </span>
+              </Link>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
   );
 }

@@ -35,6 +35,7 @@ export async function action({ request, context, params }: ActionFunctionArgs) {
 
 const TABS = [
   ["", "Overview"],
+  ["sites", "Sites"],
   ["packages", "Packages"],
   ["firewall", "Firewall"],
   ["scheduler", "Scheduler"],
