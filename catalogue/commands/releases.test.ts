@@ -249,7 +249,7 @@ const calls = () => (existsSync(join(root, "calls")) ? readFileSync(join(root, "
 
 function run(snippet: string, ...args: string[]) {
   return spawnSync("sh", ["-c", snippet, "sh", ...args], {
-    env: { PATH: `${join(root, "bin")}:/usr/bin:/bin`, HOME: root },
+    env: { PATH: `${join(root, "bin")}:/usr/bin:/bin`, HOME: root, NODE_ENV: "test" },
     encoding: "utf8",
     timeout: 30_000,
   });
