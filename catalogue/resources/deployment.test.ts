@@ -190,7 +190,7 @@ describe("deploy", () => {
   });
 
   it("reads as Deploying and ends success; requires the site's directories", () => {
-    expect(statusesOf(deployment, "install")).toMatchObject({ during: "updating", success: "success" });
+    expect(statusesOf(deployment, "install")).toMatchObject({ from: [], during: "updating", success: "success" });
     expect(operationTitle(deployment as unknown as ResourceKind, "install", row)).toBe("Deploy example.com (main) as 20261203-172859");
     expect(deployment.actions.install.requires!(row, ctx()).map((c) => c.message)).toEqual([
       "example.com is not on the server yet: create the site first",

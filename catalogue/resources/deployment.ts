@@ -212,7 +212,9 @@ export const deployment = defineResource<Deployment>()({
   actions: {
     install: {
       label: "Deploy",
-      statuses: { during: "updating", success: "success" },
+      // Not retried: a failed deploy's release directory is gone (releasePath cleared); deploying
+      // again makes a new deployment with a new release.
+      statuses: { from: [], during: "updating", success: "success" },
       title: (d) => `Deploy ${d.domain} (${d.branch}) as ${d.release}`,
       plan: (d, ctx) => deployPlan(d, ctx),
       requires: (d) => [
