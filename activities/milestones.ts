@@ -8,7 +8,7 @@ import type { BroughtResources, Milestone, ResourceKind } from "../catalogue/kit
 import { resourceTable } from "../core/resources";
 import { acquire, discard, release } from "./ssh/pool";
 import { script, type ParsedScriptOutput } from "./ssh/shell";
-import { cleanupPlanOf, loadOperation, planOf } from "./plans";
+import { cleanupPlanOf, loadOperation, planOf, redactionsOf } from "./plans";
 import { SshError } from "./ssh/errors";
 import type { SshConnection } from "./ssh/client";
 import { runName, startOrAttach, stopRun, STOP_GRACE_SECONDS, type RunPlace } from "./ssh/detached";
@@ -46,7 +46,7 @@ async function milestoneOf(
       "InvalidInput",
     );
   }
-  return { milestone, total: plan.length, secrets: Object.values(loaded.secrets), resourceOf: { kind: loaded.kind, id: loaded.resourceId } };
+  return { milestone, total: plan.length, secrets: redactionsOf(loaded), resourceOf: { kind: loaded.kind, id: loaded.resourceId } };
 }
 
 export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode: number }> {
@@ -252,7 +252,7 @@ export async function cleanupOperation(input: { operationId: string; serverId: s
         const result = await conn.exec(rendered.command, {
           label: milestone.label,
           timeoutMs: 120_000,
-          redact: Object.values(loaded.secrets),
+          redact: redactionsOf(loaded),
         });
         if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr.trim().slice(-500)}`);
       } catch (err) {

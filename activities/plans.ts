@@ -144,3 +144,28 @@ export async function missingPackage(preconditions: readonly Precondition[], ser
   }
   return null;
 }
+
+/**
+ * What the runner must keep out of stored output and logs: every secret the plan was given, and,
+ * for a secret that is a whole file of KEY=VALUE lines (a site's .env), each value on its own —
+ * a deploy script that prints one setting (`php artisan config:show`) must not show it.
+ * Values shorter than 6 characters (APP_DEBUG=true) are left: redacting "true" everywhere would
+ * make every log unreadable and hide nothing secret.
+ */
+export function redactionsOf(loaded: Pick<LoadedOperation, "secrets">): string[] {
+  const out = new Set<string>();
+  for (const value of Object.values(loaded.secrets)) {
+    if (!value) continue;
+    out.add(value);
+    if (!value.includes("\n") && !value.includes("=")) continue;
+    for (const line of value.split(/\r?\n/)) {
+      const m = /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*=\s*(.*)$/.exec(line);
+      if (!m) continue;
+      const raw = m[1]!.trim();
+      const unquoted = /^(["']).*\1$/.test(raw) ? raw.slice(1, -1) : raw;
+      for (const v of [raw, unquoted]) if (v.length >= 6) out.add(v);
+    }
+  }
+  // Longest first, so a value that contains another is redacted whole.
+  return [...out].sort((a, b) => b.length - a.length);
+}
