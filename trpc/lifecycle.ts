@@ -2,7 +2,7 @@
 // to the status the user should see at once (atomically, so two clicks can't both win), write
 // the operation with its title, enqueue. Ownership was checked by the procedure's middleware.
 import { TRPCError } from "@trpc/server";
-import { ZodError } from "zod";
+import { ZodRealError } from "zod";
 import { FieldError, operationTitle, statusesOf, type ResourceKind, type ServerFacts } from "../catalogue/kit";
 import type { Action } from "../domain/resources";
 import { packageDefinition } from "../catalogue";
@@ -152,7 +152,9 @@ export function fieldError(field: string, message: string): TRPCError {
   return new TRPCError({
     code: "BAD_REQUEST",
     message,
-    cause: new ZodError([{ code: "custom", path: [field], message, input: undefined }]),
+    // ZodRealError, not `new ZodError`: zod 4's ZodError is no Error, so tRPC would wrap it in an
+    // UnknownCauseError and the formatter would drop the field (the form showed no message).
+    cause: new ZodRealError([{ code: "custom", path: [field], message, input: undefined }]),
   });
 }
 

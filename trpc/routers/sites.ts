@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { operationTitle, type ResourceKind } from "../../catalogue/kit";
+import { envSecretName } from "../../catalogue/resources/site";
 import { decryptSecret, encryptSecret, sha256 } from "../../core/crypto";
 import { db } from "../../core/db";
 import { webEnv } from "../../core/env";
@@ -45,7 +46,6 @@ const siteCommandKind = (): ResourceKind => kindOf("site_command");
 /** Deployments per page of `sites.byId`. */
 export const DEPLOYMENTS_PAGE = 50;
 
-export const envSecretName = (siteId: string) => `site.env_${siteId}`;
 const deployTokenAad = (siteId: string) => `site:${siteId}:deploy_token`;
 const webhookSecretAad = (siteId: string) => `site:${siteId}:webhook_secret`;
 

@@ -1,0 +1,452 @@
+// The sites API as the site pages, the CLI and a git host use it, on the real engine's front
+// half (Postgres, Temporal) with the queue held: no worker runs, so every operation stays queued
+// and what is asserted is what the API decides and records. The deploys themselves run on real
+// Debian servers in tests/debian/sites.test.ts.
+import { createHmac } from "node:crypto";
+import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import { TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fieldErrorsOf } from "../../domain/schemas";
+import { RELEASE_NAME } from "../../domain/sites";
+import type { AppRouter } from "../../trpc/router";
+import { startTestWeb } from "../setup/app";
+import { startEngine, type Engine } from "../setup/engine";
+
+let e: Engine;
+let web: Awaited<ReturnType<typeof startTestWeb>>;
+
+beforeAll(async () => {
+  e = await startEngine({ worker: false }); // the held queue: nothing runs on the servers
+  web = await startTestWeb();
+});
+afterAll(async () => {
+  await web?.close();
+  await e?.stop();
+});
+
+type Api = Engine["api"];
+
+async function newUser(label: string) {
+  const { createCaller } = await import("../../trpc/router");
+  const user = await e.db.user.create({
+    data: { email: `${label}-${Math.random().toString(36).slice(2)}@example.com`, passwordHash: "x" },
+  });
+  return { user, api: createCaller({ principal: { user, via: { kind: "session", sessionId: `s-${user.id}` } }, ip: "127.0.0.1" }) };
+}
+
+/** A server of the engine's user with nginx, the site user and PHP 8.2 installed (rows, as a provisioning leaves them). */
+async function webServer(name: string): Promise<string> {
+  const server = await e.addServer(name, { packages: ["nginx", "site_user"] });
+  await e.db.serverPackage.create({ data: { serverId: server.id, type: "php", name: "php8.2", variant: "8.2", status: "active" } });
+  await e.db.serverPackage.updateMany({
+    where: { serverId: server.id, type: "site_user" },
+    data: {
+      configuration: { home: "/home/brokeforge", deployKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeployKeyOfTheSiteUser brokeforge@test" },
+    },
+  });
+  return server.id;
+}
+
+let n = 0;
+const REPO = "git@git.example.com:team/app.git";
+async function newSite(serverId: string, opts: { repository?: string; api?: Api } = {}) {
+  const domain = `app${++n}.example.com`;
+  return (opts.api ?? e.api).sites.create({
+    serverId,
+    domain,
+    phpVersion: "8.2",
+    ...(opts.repository ? { repository: opts.repository } : {}),
+  });
+}
+
+/** The error a call was refused with: code, message and per-field messages. */
+async function refusal(p: Promise<unknown>) {
+  try {
+    await p;
+  } catch (err) {
+    if (!(err instanceof TRPCError)) throw err;
+    const cause = err.cause;
+    const fieldErrors = cause && "issues" in cause ? fieldErrorsOf(cause as Parameters<typeof fieldErrorsOf>[0]) : null;
+    return { code: err.code, message: err.message, fieldErrors };
+  }
+  throw new Error("expected the call to be refused");
+}
+
+/** Marks what a worker would have: the site installed (and optionally deployed). */
+async function installed(siteId: string) {
+  await e.db.site.update({ where: { id: siteId }, data: { status: "active" } });
+}
+
+describe("creating a site", () => {
+  it("refuses a bad domain, a PHP the server does not have and a domain it has already, each on its field", async () => {
+    const serverId = await webServer("create-checks");
+    const bad = await refusal(e.api.sites.create({ serverId, domain: "not a domain", phpVersion: "8.2" }));
+    expect(bad).toMatchObject({ code: "BAD_REQUEST", fieldErrors: { domain: expect.stringMatching(/^Enter a domain like example.com/) } });
+
+    const noPhp = await refusal(e.api.sites.create({ serverId, domain: "shop.example.com", phpVersion: "8.4" }));
+    expect(noPhp).toEqual({
+      code: "BAD_REQUEST",
+      message: "PHP 8.4 is not installed on this server (installed: 8.2)",
+      fieldErrors: { phpVersion: "PHP 8.4 is not installed on this server (installed: 8.2)" },
+    });
+
+    // Over HTTP too, as the form reads it (the error formatter's fieldErrors).
+    const { token } = await e.api.tokens.create({ name: "sites-form" });
+    const http = createTRPCClient<AppRouter>({
+      links: [httpLink({ url: `${web.url}/trpc`, headers: { authorization: `Bearer ${token}` }, transformer: superjson })],
+    });
+    const overHttp = await http.sites.create
+      .mutate({ serverId, domain: "shop.example.com", phpVersion: "8.4" })
+      .catch((err: unknown) => err);
+    expect(overHttp).toBeInstanceOf(TRPCClientError);
+    expect((overHttp as TRPCClientError<AppRouter>).data?.fieldErrors).toEqual({
+      phpVersion: "PHP 8.4 is not installed on this server (installed: 8.2)",
+    });
+
+    await e.api.sites.create({ serverId, domain: "shop.example.com", phpVersion: "8.2" });
+    const duplicate = await refusal(e.api.sites.create({ serverId, domain: "SHOP.example.com", phpVersion: "8.2" }));
+    expect(duplicate).toMatchObject({ code: "BAD_REQUEST", fieldErrors: { domain: "shop.example.com is already a site on this server" } });
+    expect(await e.db.site.count({ where: { serverId } })).toBe(1);
+  });
+
+  it("stores an empty .env secret and a deploy token, queues the install and, with a repository, the first deploy behind it", async () => {
+    const serverId = await webServer("create-with-repo");
+    const site = await e.api.sites.create({ serverId, domain: "blog.example.com", phpVersion: "8.2", repository: REPO, branch: "trunk" });
+    expect(site).toMatchObject({
+      status: "pending",
+      domain: "blog.example.com",
+      repository: REPO,
+      branch: "trunk",
+      webDirectory: "public",
+    });
+    expect(site.firstDeploy).toMatchObject({ collapsed: false });
+
+    const ops = await e.db.operation.findMany({ where: { serverId }, orderBy: { createdAt: "asc" } });
+    expect(ops.map((o) => [o.kind, o.state, o.title])).toEqual([
+      ["site.install", "queued", "Create site blog.example.com"],
+      ["deployment.install", "queued", expect.stringMatching(/^Deploy blog\.example\.com \(trunk\) as \d{8}-\d{6}$/)],
+    ]);
+    const deployment = await e.db.deployment.findUniqueOrThrow({ where: { id: site.firstDeploy!.deploymentId } });
+    expect(deployment).toMatchObject({ siteId: site.id, branch: "trunk", trigger: "ui", status: "pending", domain: "blog.example.com" });
+    expect(deployment.release).toMatch(RELEASE_NAME);
+    expect(deployment.releasePath).toBe(`/home/brokeforge/deployments/blog.example.com/${deployment.release}`);
+
+    const { revealSecret } = await import("../../core/secrets");
+    expect(await revealSecret(serverId, `site.env_${site.id}`)).toBe("");
+    const row = await e.db.site.findUniqueOrThrow({ where: { id: site.id } });
+    expect(row.deployTokenHash).toMatch(/^[0-9a-f]{64}$/);
+    // The owner's page shows the hook URL (the token in clear) and the deploy key; never the hash.
+    const view = await e.api.sites.byId({ id: site.id });
+    const token = new URL(view.deployHookUrl).pathname.split("/").pop()!;
+    const { sha256 } = await import("../../core/crypto");
+    expect(sha256(token)).toBe(row.deployTokenHash);
+    expect(view.deployKey).toMatch(/^ssh-ed25519 /);
+    expect(JSON.stringify(view)).not.toContain(row.deployTokenHash);
+    expect(JSON.stringify(view)).not.toContain(row.deployTokenEncrypted);
+  });
+});
+
+describe("the .env", () => {
+  it("reaches only the owner's editor: never a list, detail, dashboard or operation row", async () => {
+    const serverId = await webServer("env");
+    const site = await newSite(serverId);
+    const marker = `s3cr3t-${Math.random().toString(36).slice(2)}`;
+    const env = `APP_KEY=${marker}\nDB_PASSWORD="${marker}"\n`;
+
+    // Still installing: saved, and the install (which reads it when it runs) writes it.
+    expect(await e.api.sites.setEnv({ id: site.id, env })).toEqual({ id: site.id, envVersion: 1, operationId: null });
+    expect(await e.api.sites.env({ id: site.id })).toEqual({ env, envVersion: 1 });
+
+    await installed(site.id);
+    const saved = await e.api.sites.setEnv({ id: site.id, env: `${env}MORE=1\n` });
+    expect(saved).toMatchObject({ envVersion: 2, operationId: expect.any(String) });
+    const update = await e.db.operation.findUniqueOrThrow({ where: { id: saved.operationId! } });
+    expect(update).toMatchObject({ kind: "site.update", state: "queued", title: `Update site ${site.domain}` });
+    expect((await e.db.site.findUniqueOrThrow({ where: { id: site.id } })).status).toBe("updating");
+
+    const responses = [
+      await e.api.sites.list({ serverId }),
+      await e.api.sites.byId({ id: site.id }),
+      await e.api.sites.all(),
+      await e.api.operations.list({ serverId }),
+      await e.api.servers.byId({ id: serverId }),
+      await e.db.operation.findMany({ where: { serverId } }),
+      await e.db.site.findMany({ where: { serverId } }),
+    ];
+    for (const response of responses) expect(JSON.stringify(response)).not.toContain(marker);
+    expect((await e.api.sites.byId({ id: site.id })).site).toMatchObject({ envVersion: 2, envOnServer: false });
+  });
+
+  it("is checked: more than 64 KiB is refused on its field", async () => {
+    const serverId = await webServer("env-size");
+    const site = await newSite(serverId);
+    expect(await refusal(e.api.sites.setEnv({ id: site.id, env: "X=".padEnd(64 * 1024 + 1, "a") }))).toMatchObject({
+      code: "BAD_REQUEST",
+      fieldErrors: { env: "The .env file must be at most 64 KiB" },
+    });
+  });
+});
+
+describe("ownership", () => {
+  it("another user gets NOT_FOUND for every procedure on the site, its deployments and commands, and no site on the dashboard", async () => {
+    const serverId = await webServer("owner");
+    const site = await newSite(serverId, { repository: REPO });
+    await e.db.site.update({ where: { id: site.id }, data: { status: "active" } });
+    const command = await e.db.siteCommand.create({ data: { serverId, siteId: site.id, command: "php -v", status: "success" } });
+    const other = await newUser("intruder");
+    const id = site.id;
+    const deploymentId = site.firstDeploy!.deploymentId;
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ["sites.list", () => other.api.sites.list({ serverId })],
+      ["sites.byId", () => other.api.sites.byId({ id })],
+      ["sites.env", () => other.api.sites.env({ id })],
+      ["sites.setEnv", () => other.api.sites.setEnv({ id, env: "A=1" })],
+      ["sites.update", () => other.api.sites.update({ id, branch: "evil" })],
+      ["sites.deploy", () => other.api.sites.deploy({ id })],
+      ["sites.remove", () => other.api.sites.remove({ id, confirmDomain: site.domain })],
+      ["sites.regenerateDeployToken", () => other.api.sites.regenerateDeployToken({ id })],
+      ["sites.setWebhookSecret", () => other.api.sites.setWebhookSecret({ id, secret: null })],
+      ["sites.create", () => other.api.sites.create({ serverId, domain: "mine.example.com", phpVersion: "8.2" })],
+      ["deployments.byId", () => other.api.deployments.byId({ id: deploymentId })],
+      ["deployments.rollback", () => other.api.deployments.rollback({ id: deploymentId })],
+      ["siteCommands.list", () => other.api.siteCommands.list({ siteId: id })],
+      ["siteCommands.run", () => other.api.siteCommands.run({ siteId: id, command: "id" })],
+      ["siteCommands.rerun", () => other.api.siteCommands.rerun({ id: command.id })],
+    ];
+    for (const [name, call] of calls) expect([name, (await refusal(call())).code]).toEqual([name, "NOT_FOUND"]);
+    expect(await other.api.sites.all()).toEqual([]);
+    // Nothing changed, nothing queued by them.
+    expect(await e.db.operation.count({ where: { serverId, userId: other.user.id } })).toBe(0);
+    expect((await e.db.site.findUniqueOrThrow({ where: { id } })).branch).toBe("main");
+  });
+});
+
+describe("deploy", () => {
+  it("is refused without a repository, with what to do", async () => {
+    const serverId = await webServer("no-repo");
+    const site = await newSite(serverId);
+    expect(await refusal(e.api.sites.deploy({ id: site.id }))).toEqual({
+      code: "PRECONDITION_FAILED",
+      message: "This site has no repository to deploy: set one in the site's settings first",
+      fieldErrors: null,
+    });
+    expect(await e.db.deployment.count({ where: { siteId: site.id } })).toBe(0);
+  });
+
+  it("joins the deploy that is queued: clicks at once make one deployment; once it runs, the next click is a new one", async () => {
+    const serverId = await webServer("collapse");
+    const site = await newSite(serverId, { repository: REPO });
+    const first = site.firstDeploy!;
+    const clicks = await Promise.all(Array.from({ length: 6 }, () => e.api.sites.deploy({ id: site.id })));
+    for (const click of clicks)
+      expect(click).toEqual({ deploymentId: first.deploymentId, operationId: first.operationId, collapsed: true });
+    expect(await e.db.deployment.count({ where: { siteId: site.id } })).toBe(1);
+
+    // The worker picked it up: a deploy now ships whatever was pushed since, so it is new.
+    await e.db.deployment.update({ where: { id: first.deploymentId }, data: { status: "updating", startedAt: new Date() } });
+    await e.db.operation.update({ where: { id: first.operationId }, data: { state: "running", startedAt: new Date() } });
+    const racing = await Promise.all(Array.from({ length: 6 }, () => e.api.sites.deploy({ id: site.id })));
+    const fresh = racing.filter((r) => !r.collapsed);
+    expect(fresh).toHaveLength(1);
+    for (const r of racing) expect(r.deploymentId).toBe(fresh[0]!.deploymentId);
+    const rows = await e.db.deployment.findMany({ where: { siteId: site.id }, orderBy: { createdAt: "asc" } });
+    expect(rows).toHaveLength(2);
+    // Two releases in (most likely) the same second: distinct, sortable names.
+    expect(rows[0]!.release).not.toBe(rows[1]!.release);
+    expect([rows[0]!.release, rows[1]!.release].sort()).toEqual([rows[0]!.release, rows[1]!.release]);
+    expect(await e.db.operation.count({ where: { serverId, kind: "deployment.install" } })).toBe(2);
+  });
+
+  it("deployments.byId gives the row and the operation whose output is the deploy's log", async () => {
+    const serverId = await webServer("deployment-by-id");
+    const site = await newSite(serverId, { repository: REPO });
+    const d = await e.api.deployments.byId({ id: site.firstDeploy!.deploymentId });
+    expect(d).toMatchObject({ id: site.firstDeploy!.deploymentId, operationId: site.firstDeploy!.operationId, status: "pending" });
+  });
+});
+
+describe("rollback", () => {
+  it("goes only to a successful release still on disk that is not live; each refusal says why", async () => {
+    const serverId = await webServer("rollback");
+    const site = await newSite(serverId, { repository: REPO });
+    await installed(site.id);
+    const release = (name: string, data: { status: "success" | "failed"; releasePath: string | null }) =>
+      e.db.deployment.create({ data: { serverId, siteId: site.id, domain: site.domain, release: name, branch: "main", ...data } });
+    const dir = (name: string) => `/home/brokeforge/deployments/${site.domain}/${name}`;
+    const old = await release("20261201-100000", { status: "success", releasePath: dir("20261201-100000") });
+    const pruned = await release("20261130-100000", { status: "success", releasePath: null });
+    const failed = await release("20261201-110000", { status: "failed", releasePath: null });
+    const live = await release("20261201-120000", { status: "success", releasePath: dir("20261201-120000") });
+    await e.db.site.update({ where: { id: site.id }, data: { activeDeploymentId: live.id } });
+
+    expect((await e.api.sites.byId({ id: site.id })).rollbackCandidates.map((d) => d.id)).toEqual([old.id]);
+    expect(await refusal(e.api.deployments.rollback({ id: live.id }))).toMatchObject({
+      code: "CONFLICT",
+      message: "Release 20261201-120000 is already the live one",
+    });
+    expect(await refusal(e.api.deployments.rollback({ id: pruned.id }))).toMatchObject({
+      code: "PRECONDITION_FAILED",
+      message: "Release 20261130-100000 was pruned: its directory is gone",
+    });
+    expect(await refusal(e.api.deployments.rollback({ id: failed.id }))).toMatchObject({
+      code: "PRECONDITION_FAILED",
+      message: "Only a successful deploy can be rolled back to (this one is failed)",
+    });
+    const started = await e.api.deployments.rollback({ id: old.id });
+    expect(await e.db.operation.findUniqueOrThrow({ where: { id: started.operationId } })).toMatchObject({
+      kind: "deployment.rollback",
+      state: "queued",
+      title: `Roll back ${site.domain} to 20261201-100000`,
+    });
+    expect((await e.db.deployment.findUniqueOrThrow({ where: { id: old.id } })).status).toBe("updating");
+  });
+});
+
+describe("settings, removal and commands", () => {
+  it("update changes only the fields given, checks the PHP version, and queues the site's update", async () => {
+    const serverId = await webServer("settings");
+    const site = await newSite(serverId, { repository: REPO });
+    await installed(site.id);
+    const before = await e.db.site.findUniqueOrThrow({ where: { id: site.id } });
+    expect(await refusal(e.api.sites.update({ id: site.id, phpVersion: "8.4" }))).toMatchObject({
+      fieldErrors: { phpVersion: "PHP 8.4 is not installed on this server (installed: 8.2)" },
+    });
+    const op = await e.api.sites.update({ id: site.id, aliases: ["www.example.org"], healthCheckPath: "/up" });
+    const after = await e.db.site.findUniqueOrThrow({ where: { id: site.id } });
+    expect(after).toMatchObject({ aliases: ["www.example.org"], healthCheckPath: "/up", status: "updating" });
+    expect([after.deployScript, after.sharedPaths, after.branch, after.repository]).toEqual([
+      before.deployScript,
+      before.sharedPaths,
+      before.branch,
+      before.repository,
+    ]);
+    expect(await e.db.operation.findUniqueOrThrow({ where: { id: op.operationId } })).toMatchObject({ kind: "site.update" });
+    // Busy: refused, and nothing of the request lands.
+    expect(await refusal(e.api.sites.update({ id: site.id, branch: "develop" }))).toMatchObject({ code: "CONFLICT" });
+    expect((await e.db.site.findUniqueOrThrow({ where: { id: site.id } })).branch).toBe("main");
+  });
+
+  it("remove needs the domain typed; then it is queued and the deployments stay", async () => {
+    const serverId = await webServer("remove");
+    const site = await newSite(serverId, { repository: REPO });
+    await installed(site.id);
+    expect(await refusal(e.api.sites.remove({ id: site.id, confirmDomain: "something-else.example.com" }))).toMatchObject({
+      code: "BAD_REQUEST",
+      fieldErrors: { confirmDomain: `Type ${site.domain} to confirm removing this site` },
+    });
+    expect((await e.db.site.findUniqueOrThrow({ where: { id: site.id } })).status).toBe("active");
+    const op = await e.api.sites.remove({ id: site.id, confirmDomain: site.domain });
+    expect(await e.db.operation.findUniqueOrThrow({ where: { id: op.operationId } })).toMatchObject({
+      kind: "site.remove",
+      state: "queued",
+    });
+    expect((await e.db.site.findUniqueOrThrow({ where: { id: site.id } })).status).toBe("removing");
+    // A deploy of a site on its way out is refused.
+    expect(await refusal(e.api.sites.deploy({ id: site.id }))).toMatchObject({ code: "CONFLICT" });
+  });
+
+  it("commands run only once there is a release; history is newest first and a re-run is a new entry", async () => {
+    const serverId = await webServer("commands");
+    const site = await newSite(serverId, { repository: REPO });
+    expect(await refusal(e.api.siteCommands.run({ siteId: site.id, command: "php artisan about" }))).toMatchObject({
+      code: "PRECONDITION_FAILED",
+      message: "Deploy the site first: commands run in its current release",
+    });
+    await e.db.deployment.update({ where: { id: site.firstDeploy!.deploymentId }, data: { status: "success" } });
+    await e.db.site.update({ where: { id: site.id }, data: { status: "active", activeDeploymentId: site.firstDeploy!.deploymentId } });
+    const first = await e.api.siteCommands.run({ siteId: site.id, command: "php artisan about", timeoutSeconds: 30 });
+    const again = await e.api.siteCommands.rerun({ id: first.id });
+    expect(again.id).not.toBe(first.id);
+    const history = await e.api.siteCommands.list({ siteId: site.id });
+    expect(history.map((c) => [c.id, c.command, c.timeoutSeconds, c.status])).toEqual([
+      [again.id, "php artisan about", 30, "pending"],
+      [first.id, "php artisan about", 30, "pending"],
+    ]);
+    expect(await e.db.operation.count({ where: { serverId, kind: "site_command.install" } })).toBe(2);
+  });
+});
+
+describe("the deploy hook", () => {
+  const post = (path: string, body = "", headers: Record<string, string> = {}) =>
+    fetch(`${web.url}${path}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+  const hookPath = async (siteId: string) => new URL((await e.api.sites.byId({ id: siteId })).deployHookUrl).pathname;
+  const push = (branch: string) => JSON.stringify({ ref: `refs/heads/${branch}`, after: "0".repeat(40) });
+  const sign = (secret: string, body: string) => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+
+  it("a wrong token is 404; the right one starts a deploy triggered by the hook (no session, no Origin needed)", async () => {
+    const serverId = await webServer("hook");
+    const site = await newSite(serverId);
+    const path = await hookPath(site.id);
+    expect((await post(`/hooks/deploy/${"x".repeat(43)}`)).status).toBe(404);
+    expect((await post("/hooks/deploy/short")).status).toBe(404);
+    // No repository yet: refused with the reason.
+    const noRepo = await post(path);
+    expect([noRepo.status, await noRepo.json()]).toEqual([
+      409,
+      { error: "This site has no repository to deploy: set one in the site's settings first" },
+    ]);
+
+    await e.db.site.update({ where: { id: site.id }, data: { repository: REPO, status: "active" } });
+    const res = await post(path, "", { origin: "https://evil.example" });
+    expect(res.status).toBe(200);
+    const { deploymentId, collapsed } = (await res.json()) as { deploymentId: string; collapsed: boolean };
+    expect(collapsed).toBe(false);
+    expect(await e.db.deployment.findUniqueOrThrow({ where: { id: deploymentId } })).toMatchObject({
+      siteId: site.id,
+      trigger: "hook",
+      userId: null,
+      status: "pending",
+    });
+    // The operation is the owner's (it shows on their server's list).
+    expect((await e.db.operation.findFirstOrThrow({ where: { resourceId: deploymentId } })).userId).toBe(e.userId);
+    expect(await (await post(path)).json()).toEqual({ deploymentId, collapsed: true });
+
+    // A new token: the old URL stops working at once.
+    const { deployHookUrl } = await e.api.sites.regenerateDeployToken({ id: site.id });
+    expect((await post(path)).status).toBe(404);
+    expect((await post(new URL(deployHookUrl).pathname)).status).toBe(200);
+  });
+
+  it("with a webhook secret: a bad or missing signature is 401, GitHub's HMAC or GitLab's token deploy, another branch is ignored", async () => {
+    const serverId = await webServer("hook-signed");
+    const site = await newSite(serverId, { repository: REPO });
+    await e.db.deployment.deleteMany({ where: { siteId: site.id } }); // the first deploy's row: start from none
+    await installed(site.id);
+    const secret = "a-webhook-secret-of-some-length";
+    expect(await e.api.sites.setWebhookSecret({ id: site.id, secret })).toEqual({ id: site.id, hasWebhookSecret: true });
+    expect(JSON.stringify(await e.api.sites.byId({ id: site.id }))).not.toContain(secret);
+    const path = await hookPath(site.id);
+    const body = push("main");
+
+    expect((await post(path, body)).status).toBe(401);
+    expect((await post(path, body, { "x-hub-signature-256": sign("another-secret-entirely", body) })).status).toBe(401);
+    // Signed, then the body changed on the way.
+    expect((await post(path, push("main2"), { "x-hub-signature-256": sign(secret, body) })).status).toBe(401);
+    expect((await post(path, body, { "x-gitlab-token": "wrong" })).status).toBe(401);
+    expect(await e.db.deployment.count({ where: { siteId: site.id } })).toBe(0);
+
+    const other = push("feature/x");
+    const ignored = await post(path, other, { "x-hub-signature-256": sign(secret, other) });
+    expect([ignored.status, await ignored.json()]).toEqual([202, { ignored: "ignored: pushed feature/x, site deploys main" }]);
+    expect(await e.db.deployment.count({ where: { siteId: site.id } })).toBe(0);
+
+    const github = await post(path, body, { "x-hub-signature-256": sign(secret, body) });
+    expect(github.status).toBe(200);
+    const { deploymentId } = (await github.json()) as { deploymentId: string };
+    expect((await e.db.deployment.findUniqueOrThrow({ where: { id: deploymentId } })).trigger).toBe("hook");
+    const gitlab = await post(path, body, { "x-gitlab-token": secret });
+    expect([gitlab.status, await gitlab.json()]).toEqual([200, { deploymentId, collapsed: true }]);
+
+    // Cleared: the token alone deploys again.
+    await e.api.sites.setWebhookSecret({ id: site.id, secret: null });
+    expect((await post(path, body)).status).toBe(200);
+  });
+
+  it("refuses a body over 1 MB", async () => {
+    const serverId = await webServer("hook-big");
+    const site = await newSite(serverId, { repository: REPO });
+    const res = await post(await hookPath(site.id), JSON.stringify({ ref: "refs/heads/main", pad: "x".repeat(1_100_000) }));
+    expect(res.status).toBe(413);
+  });
+});
