@@ -34,10 +34,11 @@ export default defineConfig({
     // One pool serves every project, and vitest sizes it to cpus − 1: ONE file at a time on a
     // 2-core machine, so the whole suite was the sum of its files (2967 s in CI at stop 19,
     // over the 45-minute budget). Most of a file's time is waiting — a Debian container's apt,
-    // a real browser, Temporal timers — not CPU, so three files at a time. Every file makes its
-    // own users, servers, containers and ports (tests/setup, tests/debian/harness), so nothing
-    // relied on running alone. Decision 012.
-    maxWorkers: 3,
+    // a real browser, Temporal timers — so two files at a time. Not three: a run with three on
+    // this 2-core machine (while other work loaded it) starved the CPU-bound files — the QEMU
+    // VM's ufw install timed out at 600 s, role-web provisioning took 755 s. Every file makes
+    // its own users, servers, containers and ports (tests/setup, tests/debian/harness).
+    maxWorkers: 2,
     // `npm test` runs with --coverage and prints the figures per folder
     // (scripts/test/coverage-by-folder.ts). For reading, not a gate: no thresholds.
     coverage: {
