@@ -16,7 +16,19 @@ export { allPackages, PACKAGES, packageDefinition, registerPackage } from "./pac
 export const RESOURCE_KINDS = [firewallRule, scheduledTask, supervisorProgram] as const;
 
 /** Everything the engine can run an operation on: the packages themselves, provisioning (the role's packages as one operation) and the kinds. */
-export const ALL_KINDS = [serverPackage, provisioning, ...RESOURCE_KINDS, site, deployment, siteCommand] as const;
+/**
+ * Sites, deployments and site commands: kinds of the engine like the others, but with routers
+ * and pages of their own (trpc/routers/sites.ts): ownership through the site, a deploy that
+ * joins a queued one, removal confirmed by the typed domain, no retry of a deploy.
+ */
+export const SITE_KINDS = [site, deployment, siteCommand] as const;
+
+export const ALL_KINDS = [serverPackage, provisioning, ...RESOURCE_KINDS, ...SITE_KINDS] as const;
+
+/** The kinds whose tRPC router is generated from the definition (list, create, retry, one mutation per action). */
+export function generatedRouterKinds(): readonly ResourceKind[] {
+  return allKinds().filter((k) => !(SITE_KINDS as readonly ResourceKind[]).includes(k));
+}
 
 /** Kinds added at run time (tests, and code that extends BrokeForge) before the app starts. */
 const registered: ResourceKind[] = [];

@@ -3,7 +3,8 @@
 // an operation that is unknown or already over, the same action clicked twice, and what
 // editing a server's address does to its pinned host key.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { allKinds } from "../../catalogue";
+// The kinds with generated routers; the site kinds' own router is covered by api-sites.test.ts.
+import { generatedRouterKinds as allKinds } from "../../catalogue";
 import type { ResourceKind } from "../../catalogue/kit";
 import { installTransitionLog } from "../setup/transitions";
 import { hasSample, insertResource, REAL_SERVER_ONLY } from "../setup/kind-samples";
