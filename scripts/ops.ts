@@ -1,6 +1,7 @@
 // BrokeForge ops CLI for internal tools: `npm run ops -- <command>` (see `help`).
 // Talks to the API with an API token: BROKEFORGE_URL (default http://127.0.0.1:3000), BROKEFORGE_TOKEN.
 import { createCtx, DEFAULT_URL, reportError, type Ctx } from "./ops/context";
+import { deploy, deploymentsUsage, prune } from "./ops/deployments";
 import { operations } from "./ops/operations";
 import { resourceCommands, resourceUsage } from "./ops/resources";
 import { servers } from "./ops/servers";
@@ -13,6 +14,7 @@ Commands:
 ${resourceUsage()}
                                          add queues the install and prints the new id and status;
                                          every value is checked by the server, per field
+${deploymentsUsage}
   operations <serverId> [--limit n] [--json]
                                          a server's operations, newest first (default 20)
   watch [<serverId>] [--since <eventId>] live change events of one server (or all), one JSON line
@@ -30,7 +32,14 @@ Examples:
   npm run ops -- scheduler add cm5x… --name backup --command "/usr/local/bin/backup" --frequency daily
   npm run ops -- watch cm5x… | jq -c 'select(.entity == "firewall_rule")'`;
 
-const COMMANDS: Record<string, (args: string[], ctx: Ctx) => Promise<number>> = { servers, operations, watch, ...resourceCommands() };
+const COMMANDS: Record<string, (args: string[], ctx: Ctx) => Promise<number>> = {
+  servers,
+  operations,
+  watch,
+  ...resourceCommands(),
+  deploy,
+  "deployments:prune": prune,
+};
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;

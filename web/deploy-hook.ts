@@ -109,16 +109,10 @@ export function deployHookRouter(): Router {
   r.use("/hooks/deploy", (err: { status?: number; message?: string }, _req: Request, res: Response, _next: express.NextFunction) => {
     const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) console.error(`[deploy hook] ${err.message ?? String(err)}`);
-    res
-      .status(status)
-      .json({
-        error:
-          status === 413
-            ? `The body must be at most ${HOOK_BODY_LIMIT}`
-            : status === 500
-              ? "Internal error"
-              : (err.message ?? "Bad request"),
-      });
+    res.status(status).json({
+      error:
+        status === 413 ? `The body must be at most ${HOOK_BODY_LIMIT}` : status === 500 ? "Internal error" : (err.message ?? "Bad request"),
+    });
   });
   return r;
 }

@@ -2,6 +2,7 @@
 // half (Postgres, Temporal) with the queue held: no worker runs, so every operation stays queued
 // and what is asserted is what the API decides and records. The deploys themselves run on real
 // Debian servers in tests/debian/sites.test.ts.
+import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
 import { TRPCError } from "@trpc/server";
@@ -448,5 +449,82 @@ describe("the deploy hook", () => {
     const site = await newSite(serverId, { repository: REPO });
     const res = await post(await hookPath(site.id), JSON.stringify({ ref: "refs/heads/main", pad: "x".repeat(1_100_000) }));
     expect(res.status).toBe(413);
+  });
+});
+
+describe("the ops CLI", () => {
+  function cli(args: string[], token: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    // Only what a user's shell would pass: no database URL, no secrets.
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/root",
+      BROKEFORGE_URL: web.url,
+      BROKEFORGE_TOKEN: token,
+    };
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ["--import", "tsx", "scripts/ops.ts", ...args],
+        { env: env as NodeJS.ProcessEnv, timeout: 60_000 },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  }
+
+  it("deployments:prune --dry-run lists what retention would delete and deletes nothing; deploy --site-id queues a cli deploy", async () => {
+    const serverId = await webServer("cli");
+    const site = await newSite(serverId, { repository: REPO });
+    await e.db.deployment.deleteMany({ where: { siteId: site.id } });
+    await installed(site.id);
+    // Five successful releases on disk, the live one the oldest (after a rollback), one failed.
+    const made = [];
+    for (let i = 1; i <= 5; i++) {
+      const release = `20261201-10000${i}`;
+      made.push(
+        await e.db.deployment.create({
+          data: {
+            serverId,
+            siteId: site.id,
+            domain: site.domain,
+            release,
+            branch: "main",
+            status: "success",
+            releasePath: `/home/brokeforge/deployments/${site.domain}/${release}`,
+            createdAt: new Date(Date.UTC(2026, 11, 1, 10, 0, i)),
+          },
+        }),
+      );
+    }
+    await e.db.deployment.create({
+      data: { serverId, siteId: site.id, domain: site.domain, release: "20261201-100010", branch: "main", status: "failed" },
+    });
+    await e.db.site.update({ where: { id: site.id }, data: { activeDeploymentId: made[0]!.id } });
+    const { token } = await e.api.tokens.create({ name: "cli" });
+
+    const dry = await cli(["deployments:prune", "--keep=2", "--dry-run", `--site-id=${site.id}`, "--json"], token);
+    expect(dry.stderr).toBe("");
+    expect(dry.code).toBe(0);
+    const listed = JSON.parse(dry.stdout) as { dryRun: boolean; sites: Array<{ domain: string; releases: Array<{ release: string }> }> };
+    // Newest two stay (5, 4); the live one (1) stays; 3 and 2 would go.
+    expect(listed.dryRun).toBe(true);
+    expect(listed.sites.map((s) => [s.domain, s.releases.map((r) => r.release)])).toEqual([
+      [site.domain, ["20261201-100003", "20261201-100002"]],
+    ]);
+    const text = await cli(["deployments:prune", "--keep=2", "--dry-run", `--site-id=${site.id}`], token);
+    expect(text.stdout).toContain("dry run: nothing was deleted (2 release(s) would go)");
+    expect(await e.db.deployment.count({ where: { siteId: site.id, releasePath: null, status: "success" } })).toBe(0);
+    const opsBefore = await e.db.operation.count({ where: { serverId } });
+    // Without --dry-run: said plainly that it is not there yet (each deploy prunes its site).
+    const real = await cli(["deployments:prune", "--keep=2", `--site-id=${site.id}`], token);
+    expect(real.code).toBe(1);
+    expect(real.stderr).toContain("pruning without --dry-run is not available yet");
+    expect((await cli(["deployments:prune", "--keep=0", "--dry-run"], token)).code).toBe(2);
+    expect(await e.db.operation.count({ where: { serverId } })).toBe(opsBefore);
+
+    const deployed = await cli(["deploy", `--site-id=${site.id}`, "--json"], token);
+    expect(deployed.code).toBe(0);
+    const { deploymentId, collapsed } = JSON.parse(deployed.stdout) as { deploymentId: string; collapsed: boolean };
+    expect(collapsed).toBe(false);
+    expect((await e.db.deployment.findUniqueOrThrow({ where: { id: deploymentId } })).trigger).toBe("cli");
   });
 });

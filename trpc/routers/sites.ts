@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { operationTitle, type ResourceKind } from "../../catalogue/kit";
+import { pruneSelection } from "../../catalogue/resources/deployment";
 import { envSecretName } from "../../catalogue/resources/site";
 import { decryptSecret, encryptSecret, sha256 } from "../../core/crypto";
 import { db } from "../../core/db";
@@ -23,6 +24,7 @@ import {
   DEPLOYMENTS_HOME,
   deployScriptSchema,
   envSchema,
+  KEEP_RELEASES,
   healthCheckPathSchema,
   phpVersionSchema,
   relativePathSchema,
@@ -427,7 +429,42 @@ export const sitesRouter = router({
     }),
 });
 
+/**
+ * The release directories retention would delete now, per site of the user (or one site): the
+ * deploy's own rule (catalogue pruneSelection): the newest `keep` successful releases stay, and
+ * so do the live one and the one a rollback would go to (the newest other release on disk).
+ */
+async function prunable(userId: string, opts: { siteId?: string; keep: number }) {
+  const sites = await db().site.findMany({
+    where: { server: { userId }, ...(opts.siteId ? { id: opts.siteId } : {}) },
+    select: { id: true, domain: true, serverId: true, activeDeploymentId: true },
+    orderBy: { domain: "asc" },
+  });
+  if (opts.siteId && sites.length === 0) throw notFound();
+  return Promise.all(
+    sites.map(async (site) => {
+      const deployments = await db().deployment.findMany({
+        where: { siteId: site.id },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        select: { id: true, release: true, releasePath: true, status: true, createdAt: true },
+      });
+      const rollbackTarget = deployments.find((d) => d.status === "success" && d.releasePath && d.id !== site.activeDeploymentId);
+      const doomed = pruneSelection(deployments, {
+        keep: opts.keep,
+        activeId: site.activeDeploymentId,
+        rollbackTargetId: rollbackTarget?.id ?? null,
+      });
+      return { siteId: site.id, domain: site.domain, serverId: site.serverId, releases: doomed.map(({ status: _s, ...d }) => d) };
+    }),
+  );
+}
+
 export const deploymentsRouter = router({
+  /** What `deployments:prune --dry-run` lists: nothing is deleted. */
+  prunable: protectedProcedure
+    .input(z.object({ siteId: z.string().min(1).max(64).optional(), keep: z.number().int().min(1).max(1000).default(KEEP_RELEASES) }))
+    .query(({ ctx, input }) => prunable(ctx.user.id, input)),
+
   /** A deployment with the operations that acted on it (the deploy's is `operationId`: its log). */
   byId: protectedProcedure.input(idInput).query(async ({ ctx, input }) => {
     const deployment = await ownedDeployment(ctx.user.id, input.id);
