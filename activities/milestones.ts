@@ -1,6 +1,8 @@
 // Runs one milestone: its commands as one remote script over the server's pooled SSH
 // connection, heartbeating while it runs, recording progress for the UI ("step 3 of 5").
+import { createHmac } from "node:crypto";
 import { ApplicationFailure, Context } from "@temporalio/activity";
+import { sharedEnv } from "../core/env";
 import { db } from "../core/db";
 import { classified } from "./failures";
 import { resourceKind } from "../catalogue";
@@ -62,12 +64,16 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
     await db().operation.updateMany({ where: { id: operationId }, data: { milestoneStep: step, milestoneTotal: total } });
 
     const ctx = Context.current();
-    const rendered = script(milestone.steps);
     // The script runs detached on the server (activities/ssh/detached.ts), so a dead worker or
     // a dropped connection no longer kills apt/dpkg half-way. Its name is shared by every
     // attempt until a real failure is recorded: a transport retry attaches to the run (or reads
     // the result of one that ended meanwhile); a retry after a real failure runs afresh.
     const run = { name: runName({ operationId, step, run: started.failures + 1 }) };
+    // The step markers' nonce belongs to the run, not the attempt: an attempt that attaches to
+    // a run started by an earlier one reads markers that run printed. (A fresh random nonce per
+    // attempt found none after a transport retry, so named outputs — a deploy's commit sha —
+    // came out null.) Keyed, so a script's own output cannot forge a marker.
+    const rendered = script(milestone.steps, { nonce: markerNonce(run.name) });
     // Lines stored as they arrive (the live log), keyed by this run so a replay adds nothing.
     const output = await OutputWriter.open({
       operationId,
@@ -266,4 +272,9 @@ export async function cleanupOperation(input: { operationId: string; serverId: s
     }
     return { failed: null };
   });
+}
+
+/** The step-marker nonce of a detached run: stable for the run, unguessable without the worker's key. */
+function markerNonce(runName: string): string {
+  return createHmac("sha256", sharedEnv().BROKEFORGE_ENCRYPTION_KEY).update(`marker:${runName}`).digest("hex").slice(0, 32);
 }
