@@ -7,13 +7,14 @@
 // with what it has. A phase that fails is reported (phase_errors) and the next one runs.
 // Exit 0 = measured (targets met or not: see "targets_met"); 1 = error, failed phase or timeout.
 // bench/README.md says what each figure measures and what it does not.
-// Knobs: BENCH_PHASES=floor,handoff,targets,provision,parallel,live (only these; baselines and warm-up
+// Knobs: BENCH_PHASES=floor,handoff,targets,provision,sites,parallel,live (only these; baselines and warm-up
 // always run), BENCH_PARALLEL_ROUNDS (engine/floor ABAB rounds, default 2). Diagnostics, off by
 // default: BENCH_PROFILE=1 (V8 profile of the first 100-server run),
 // BENCH_TEMPORAL_DYNAMIC_CONFIG="key=value,…" (what-if: dev server with dynamic config).
 //
 // Phases, in order: baselines.ts, temporal-floor.ts (latency), the warm-up, handoff.ts
 // (firewall rules on the peer; then bench notes on peer | sshd | Debian, targets.ts),
+// provision.ts (role web, BrokeForge vs raw scripts), sites.ts (first deploy, deploys, rollbacks),
 // parallel.ts (engine and Temporal floor interleaved), live.ts (web process, chromium).
 import os from "node:os";
 import pg from "pg";
@@ -26,6 +27,7 @@ import { parallel } from "./parallel";
 import { provisionOverhead } from "./provision";
 import { ignoreQueriesOf } from "./queries";
 import { createReport, loadAverage } from "./report";
+import { sitesDeploys } from "./sites";
 import { temporalFloor } from "./temporal-floor";
 
 const HARD_TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 720_000);
@@ -53,12 +55,14 @@ async function main() {
     report.record({ temporal_dynamic_config: dynamicConfig });
   }
   const phases = (process.env.BENCH_PHASES ?? "").split(",").filter(Boolean);
-  if ((!phases.length || phases.includes("provision")) && !process.env.OPERATION_TIMEOUT_SECONDS) {
+  if ((!phases.length || phases.includes("provision") || phases.includes("sites")) && !process.env.OPERATION_TIMEOUT_SECONDS) {
     // A whole role-web provisioning is ONE operation; on this loaded machine it took 529 s of the
     // production default 600 s, and 600 s ran out when the twins ran at the same time. The
     // bench measures the overhead, not the timeout (as tests/debian/provisioning.test.ts does).
     process.env.OPERATION_TIMEOUT_SECONDS = "1800";
-    log("OPERATION_TIMEOUT_SECONDS=1800 for this run (production default 600): the provision phase's operation is long");
+    log(
+      "OPERATION_TIMEOUT_SECONDS=1800 for this run (production default 600): the provision and sites phases provision role web, one long operation",
+    );
   }
   infra = await startInfra({ temporalDynamicConfig: dynamicConfig });
   log(`Postgres (embedded) + Temporal dev server + migrated template up in ${Date.now() - t} ms`);
@@ -89,6 +93,7 @@ async function main() {
   await phase("handoff", () => handoffAndOverhead(bench));
   await phase("targets", () => handoffSideBySide(bench));
   await phase("provision", () => provisionOverhead(bench));
+  await phase("sites", () => sitesDeploys(bench));
   await phase("parallel", async () => {
     // Another ABAB round only if it and the live phase still fit (the first round's length as the estimate).
     const t0 = report.elapsedMs();
