@@ -127,8 +127,21 @@ export const siteInputSchema = z.object({
 });
 export type SiteInput = z.output<typeof siteInputSchema>;
 
-/** What the site's settings form may change later (the domain stays: it names directories and logs). */
-export const siteSettingsSchema = siteInputSchema.omit({ domain: true }).partial();
+/**
+ * What the site's settings form may change later (the domain stays: it names directories and
+ * logs). Only the fields sent change: no defaults here (a `.partial()` of the create schema kept
+ * them, so saving the aliases alone reset the deploy script and shared paths).
+ */
+export const siteSettingsSchema = z.object({
+  aliases: z.array(aliasSchema).max(20, "At most 20 aliases").optional(),
+  phpVersion: phpVersionSchema.optional(),
+  webDirectory: relativePathSchema("Web directory").optional(),
+  repository: optional(repositorySchema),
+  branch: branchSchema.optional(),
+  deployScript: deployScriptSchema.optional(),
+  sharedPaths: z.array(relativePathSchema("Shared path")).max(30, "At most 30 shared paths").optional(),
+  healthCheckPath: optional(healthCheckPathSchema),
+});
 
 /** The shared .env: text, at most 64 KiB, no NUL. Stored encrypted; written by the site's update. */
 export const envSchema = z

@@ -2,7 +2,7 @@
 // (packages, firewall, scheduler, supervisor…). Flags and columns come from the kind's
 // `fields`; the server validates the input and answers per field. Adding and removing only
 // queue the work; `watch` or `<kind> ls` shows it land.
-import { ALL_KINDS } from "../../catalogue";
+import { generatedRouterKinds } from "../../catalogue";
 import type { ResourceKind } from "../../catalogue/kit";
 import { ACTIONS } from "../../domain/resources";
 import { parse, positionals, printJson, table, UsageError, type Ctx } from "./context";
@@ -14,7 +14,8 @@ function verbsOf(kind: ResourceKind): string[] {
 
 /** One usage line per command of every kind, for `help`. */
 export function resourceUsage(): string {
-  return ALL_KINDS.map((kind) => {
+  // The site kinds have commands of their own (scripts/ops/deployments.ts).
+  return generatedRouterKinds().map((kind) => {
     const flags = kind.fields.filter((f) => f.input !== false).map((f) => `--${f.flag ?? f.key} …`);
     return [
       `  ${kind.api} ls <serverId> [--json]`.padEnd(41) + `list a server's ${kind.label.many.toLowerCase()}`,
@@ -26,7 +27,7 @@ export function resourceUsage(): string {
 }
 
 export function resourceCommands(): Record<string, (args: string[], ctx: Ctx) => Promise<number>> {
-  return Object.fromEntries(ALL_KINDS.map((kind) => [kind.api, (args: string[], ctx: Ctx) => run(kind, args, ctx)]));
+  return Object.fromEntries(generatedRouterKinds().map((kind) => [kind.api, (args: string[], ctx: Ctx) => run(kind, args, ctx)]));
 }
 
 async function run(kind: ResourceKind, args: string[], ctx: Ctx): Promise<number> {
