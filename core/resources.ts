@@ -18,7 +18,10 @@ export interface ResourceTable {
   findFirst(args: { where: Record<string, unknown> }): Promise<ResourceRow | null>;
   findMany(args: { where: { serverId: string } & Record<string, unknown>; orderBy: { createdAt: "asc" | "desc" } }): Promise<ResourceRow[]>;
   create(args: { data: Record<string, unknown> }): Promise<ResourceRow>;
-  updateMany(args: { where: StatusWhere; data: { status?: TaskStatus; errorLog?: string | null } & Record<string, unknown> }): Promise<{ count: number }>;
+  updateMany(args: {
+    where: StatusWhere;
+    data: { status?: TaskStatus; errorLog?: string | null } & Record<string, unknown>;
+  }): Promise<{ count: number }>;
   deleteMany(args: { where: { id: string } }): Promise<{ count: number }>;
 }
 

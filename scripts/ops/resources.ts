@@ -15,15 +15,17 @@ function verbsOf(kind: ResourceKind): string[] {
 /** One usage line per command of every kind, for `help`. */
 export function resourceUsage(): string {
   // The site kinds have commands of their own (scripts/ops/deployments.ts).
-  return generatedRouterKinds().map((kind) => {
-    const flags = kind.fields.filter((f) => f.input !== false).map((f) => `--${f.flag ?? f.key} …`);
-    return [
-      `  ${kind.api} ls <serverId> [--json]`.padEnd(41) + `list a server's ${kind.label.many.toLowerCase()}`,
-      `  ${kind.api} add <serverId> ${flags.join(" ")}`,
-      `  ${kind.api} rm <id>`.padEnd(41) + `remove (queued)`,
-      `  ${kind.api} ${verbsOf(kind).join("|")} <id>`,
-    ].join("\n");
-  }).join("\n");
+  return generatedRouterKinds()
+    .map((kind) => {
+      const flags = kind.fields.filter((f) => f.input !== false).map((f) => `--${f.flag ?? f.key} …`);
+      return [
+        `  ${kind.api} ls <serverId> [--json]`.padEnd(41) + `list a server's ${kind.label.many.toLowerCase()}`,
+        `  ${kind.api} add <serverId> ${flags.join(" ")}`,
+        `  ${kind.api} rm <id>`.padEnd(41) + `remove (queued)`,
+        `  ${kind.api} ${verbsOf(kind).join("|")} <id>`,
+      ].join("\n");
+    })
+    .join("\n");
 }
 
 export function resourceCommands(): Record<string, (args: string[], ctx: Ctx) => Promise<number>> {
