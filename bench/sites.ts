@@ -19,6 +19,7 @@
 // Bounded: every wait has its own deadline and the whole phase PHASE_MS; a figure not measured is
 // null with its reason (sites_unmeasured), as provision.ts does. Needs root (the Debian harness
 // and the git server's sshd).
+import http from "node:http";
 import type { Bench } from "./harness";
 import { cpuReport, cpuSnapshot } from "./cpu";
 import { loadAverage } from "./report";
@@ -130,10 +131,20 @@ async function measure(
       await sleep(POLL_MS);
     }
   };
-  const visit = async () => {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/`, { headers: { Host: DOMAIN }, signal: AbortSignal.timeout(5_000) });
-    return { status: res.status, body: await res.text() };
-  };
+  // node:http, not fetch: Node 20's fetch does not send a Host header of our choosing, and
+  // nginx's default server closes the connection on an unknown host.
+  const visit = () =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.get({ host: "127.0.0.1", port: httpPort, path: "/", headers: { Host: DOMAIN }, timeout: 5_000 }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on("error", reject);
+      });
+      req.on("timeout", () => req.destroy(new Error("no answer in 5 s")));
+      req.on("error", reject);
+    });
   const serves = async (release: string) => {
     const v = await visit().catch(() => null);
     return v?.status === 200 && v.body.includes(`release=${release}\n`) ? true : null;
