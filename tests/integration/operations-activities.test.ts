@@ -130,6 +130,7 @@ describe("beginOperation", () => {
       milestones: [{ name: "add_rule", label: "Adding firewall rule" }],
       hasRemoteChecks: false,
       firstStep: 1,
+      hasCleanup: false, // a firewall rule's install has no cleanup plan (a deploy's does)
     });
     expect(await operationRow(op.id)).toMatchObject({ state: "running", runId: RUN_ID, milestoneTotal: 1, startedAt: expect.any(Date) });
     expect(await ruleRow(rule.id)).toMatchObject({ status: "installing", errorLog: null });
