@@ -242,4 +242,50 @@ describe("sites and zero-downtime deploys on a real Debian 12 server", () => {
     },
     30 * 60_000,
   );
+
+  it("runs a command in the live release as the site user: output, exit code and duration kept; re-run from history", async () => {
+    const settled = (id: string) =>
+      eventually(async () => {
+        const c = await e.db.siteCommand.findUniqueOrThrow({ where: { id } });
+        return c.status === "success" || c.status === "failed" ? c : null;
+      }, DEPLOY_TIMEOUT_MS);
+    const failing = await e.api.siteCommands.run({
+      siteId,
+      command: "id -un; pwd; php -r 'echo PHP_MAJOR_VERSION, PHP_EOL;'; grep -o 'release=[0-9]*' public/index.php; echo oops >&2; exit 4",
+      timeoutSeconds: 60,
+    });
+    const c = await settled(failing.id);
+    expect(c.status).toBe("failed");
+    expect(c.exitCode).toBe(4);
+    expect(c.stdout).toContain("brokeforge");
+    expect(c.stdout).toMatch(new RegExp(`^/home/brokeforge/(deployments/)?${DOMAIN.replaceAll(".", "\\.")}`, "m")); // the live release
+    expect(c.stdout).toMatch(/^8$/m);
+    expect(c.stdout).toContain("release=2");
+    expect(c.stderr).toContain("oops");
+    expect(c.durationMs).toBeGreaterThan(0);
+    const again = await e.api.siteCommands.rerun({ id: failing.id });
+    expect((await settled(again.id)).exitCode).toBe(4);
+    const ok = await settled((await e.api.siteCommands.run({ siteId, command: "echo fine", timeoutSeconds: 30 })).id);
+    expect({ status: ok.status, exitCode: ok.exitCode, stdout: ok.stdout?.trim() }).toEqual({
+      status: "success",
+      exitCode: 0,
+      stdout: "fine",
+    });
+    const history = await e.api.siteCommands.list({ siteId });
+    expect(history.map((h) => h.id).slice(0, 3)).toEqual([ok.id, again.id, failing.id]);
+  });
+
+  it("removes the site (typed domain): server block and files gone, nginx still valid, deployments kept for audit", async () => {
+    const deployments = await e.db.deployment.count({ where: { siteId } });
+    await expect(e.api.sites.remove({ id: siteId, confirmDomain: "not-the-domain.test" })).rejects.toThrow(/Type app\.brokeforge\.test/);
+    await e.api.sites.remove({ id: siteId, confirmDomain: DOMAIN });
+    await until(() => e.db.site.findUnique({ where: { id: siteId } }), "deleted", DEPLOY_TIMEOUT_MS);
+    await server.sh(`nginx -t`);
+    const left = await server.exec(
+      `ls /etc/nginx/sites-enabled/${DOMAIN}.conf /etc/nginx/sites-available/${DOMAIN}.conf /home/brokeforge/${DOMAIN} /home/brokeforge/deployments/${DOMAIN} 2>&1`,
+    );
+    expect(left.stdout.match(/No such file or directory/g)).toHaveLength(4);
+    await expect(visit()).rejects.toThrow(); // nginx's catch-all closes an unknown host (444)
+    expect(await e.db.deployment.count({ where: { domain: DOMAIN, siteId: null } })).toBe(deployments);
+  });
 });
