@@ -1,7 +1,9 @@
 // How a deployment reads on the site page and the dashboard: its status in deploy words
 // ("Deploying" for a queued or running deploy, "Failed (rolled back)" when the health check put
 // the previous release back), short commit shas, durations and times.
+import { Link } from "@remix-run/react";
 import type { TaskStatus } from "../../domain/status";
+import { StatusBadge } from "./status";
 
 type Look = { label: string; className: string; icon: string };
 
@@ -76,4 +78,23 @@ export function formatDuration(ms: number | null | undefined): string | null {
 /** A time as the reader's locale writes it (loader JSON carries dates as strings). */
 export function formatTime(at: Date | string | null | undefined): string | null {
   return at ? new Date(at).toLocaleString() : null;
+}
+
+/** A site in a list (the dashboard's, a server's): domain, what `detail` adds, last deploy, live sha, status. */
+export function SiteLink(props: {
+  site: { id: string; domain: string; status: TaskStatus; lastDeployedAt: Date | string | null; activeSha: string | null };
+  detail: React.ReactNode;
+}) {
+  const { site } = props;
+  return (
+    <Link to={`/sites/${site.id}`} className="flex flex-wrap items-center gap-x-4 gap-y-1 px-4 py-3 hover:bg-slate-50">
+      <span className="min-w-0 break-all font-medium">{site.domain}</span>
+      {props.detail}
+      <span className="ml-auto flex flex-wrap items-center gap-2 text-xs text-slate-500">
+        <span data-testid="last-deploy">{site.lastDeployedAt ? `Deployed ${formatTime(site.lastDeployedAt)}` : "Never deployed"}</span>
+        {site.activeSha ? <code data-testid="sha">{shortSha(site.activeSha)}</code> : null}
+        <StatusBadge status={site.status} />
+      </span>
+    </Link>
+  );
 }

@@ -3,7 +3,7 @@ import { Link, useLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
 import { describeProvisioning } from "../../domain/roles";
 import { ProvisioningState } from "../components/provisioning";
-import { formatTime, shortSha } from "../components/deployment";
+import { SiteLink } from "../components/deployment";
 import { OperationBadge, Progress, StatusBadge } from "../components/status";
 import { ConnectionBadge } from "../components/ui";
 import { requireApi } from "../lib/forms";
@@ -112,19 +112,14 @@ function SiteList() {
         <ul className="mt-4 divide-y divide-slate-200 overflow-hidden rounded-lg border border-slate-200 bg-white" aria-label="Sites">
           {sites.map((site) => (
             <li key={site.id} data-testid={`site-${site.domain}`} data-status={site.status}>
-              <Link to={`/sites/${site.id}`} className="flex flex-wrap items-center gap-x-4 gap-y-1 px-4 py-3 hover:bg-slate-50">
-                <span className="min-w-0 break-all font-medium">{site.domain}</span>
-                <span className="text-sm text-slate-500" data-testid="site-server">
-                  {site.serverName}
-                </span>
-                <span className="ml-auto flex flex-wrap items-center gap-2 text-xs text-slate-500">
-                  <span data-testid="last-deploy">
-                    {site.lastDeployedAt ? `Deployed ${formatTime(site.lastDeployedAt)}` : "Never deployed"}
+              <SiteLink
+                site={site}
+                detail={
+                  <span className="text-sm text-slate-500" data-testid="site-server">
+                    {site.serverName}
                   </span>
-                  {site.activeSha ? <code data-testid="sha">{shortSha(site.activeSha)}</code> : null}
-                  <StatusBadge status={site.status} />
-                </span>
-              </Link>
+                }
+              />
             </li>
           ))}
         </ul>

@@ -2,13 +2,12 @@
 // PHP versions offered are the ones installed on this server (its package rows), so a site is
 // never pointed at a php-fpm that is not there.
 import type { LoaderFunctionArgs } from "@remix-run/node";
-import { Link, useLoaderData } from "@remix-run/react";
+import { useLoaderData } from "@remix-run/react";
 import { useQuery } from "@tanstack/react-query";
 import { siteInputSchema } from "../../domain/sites";
-import { formatTime, shortSha } from "../components/deployment";
+import { SiteLink } from "../components/deployment";
 import { EmptyState } from "../components/resource-row";
 import { installedPhp, SiteFields, siteValues } from "../components/site-fields";
-import { StatusBadge } from "../components/status";
 import { Button, Field, FormError } from "../components/ui";
 import { requireApi } from "../lib/forms";
 import { useTRPC, useTRPCClient } from "../lib/trpc";
@@ -37,17 +36,7 @@ export default function SitesTab() {
         <ul className="divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white" aria-label="Sites">
           {sites.map((site) => (
             <li key={site.id} data-testid={`site-${site.domain}`} data-status={site.status}>
-              <Link to={`/sites/${site.id}`} className="flex flex-wrap items-center gap-x-4 gap-y-1 px-4 py-3 hover:bg-slate-50">
-                <span className="min-w-0 break-all font-medium">{site.domain}</span>
-                <span className="text-xs text-slate-500">PHP {site.phpVersion}</span>
-                <span className="ml-auto flex flex-wrap items-center gap-2 text-xs text-slate-500">
-                  <span data-testid="last-deploy">
-                    {site.lastDeployedAt ? `Deployed ${formatTime(site.lastDeployedAt)}` : "Never deployed"}
-                  </span>
-                  {site.activeSha ? <code data-testid="sha">{shortSha(site.activeSha)}</code> : null}
-                  <StatusBadge status={site.status} />
-                </span>
-              </Link>
+              <SiteLink site={site} detail={<span className="text-xs text-slate-500">PHP {site.phpVersion}</span>} />
             </li>
           ))}
         </ul>
