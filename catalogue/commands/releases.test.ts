@@ -40,11 +40,13 @@ import {
   commitSha,
   deleteReleases,
   deployCommand,
+  deployLogPath,
   deployScriptLines,
   ensurePlaceholder,
   ensureShared,
   healthCheck,
   installNginxSite,
+  knownHostsName,
   linkShared,
   placeholderPage,
   reloadPhpFpm,
@@ -105,7 +107,10 @@ describe("site builders", () => {
 describe("deploy builders", () => {
   it("clones the branch with the deploy key, reading the commit as named outputs", () => {
     expect(sh(clone("example.com", R, "git@github.com:acme/app.git", "release/2.0"))).toBe(
-      `${AS} sh -c ${quote(CLONE)} sh ${R} /home/brokeforge/example.com git@github.com:acme/app.git release/2.0`,
+      `${AS} sh -c ${quote(CLONE)} sh ${R} /home/brokeforge/example.com git@github.com:acme/app.git release/2.0 github.com`,
+    );
+    expect(sh(clone("example.com", R, "ssh://git@10.0.2.2:41235/srv/app.git", "main"))).toBe(
+      `${AS} sh -c ${quote(CLONE)} sh ${R} /home/brokeforge/example.com ssh://git@10.0.2.2:41235/srv/app.git main '[10.0.2.2]:41235'`,
     );
     expect(CLONE).toContain(
       "export GIT_SSH_COMMAND='ssh -i /home/brokeforge/.ssh/id_ed25519 -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes'",
@@ -116,6 +121,18 @@ describe("deploy builders", () => {
     const message = commitMessage("example.com", R);
     expect(sh(message)).toBe(`${AS} git -C ${R} log -1 '--format=%s'`);
     expect(message.output).toBe("commit_message");
+  });
+
+  it("names the git host as ssh's known_hosts does (the key a changed-key message tells the user to forget)", () => {
+    expect(
+      [
+        "git@github.com:acme/app.git",
+        "ssh://git@gitlab.example.com/acme/app.git",
+        "ssh://git@gitlab.example.com:22/acme/app.git",
+        "ssh://bf-git@10.0.2.2:2222/srv/repos/app.git",
+      ].map(knownHostsName),
+    ).toEqual(["github.com", "gitlab.example.com", "gitlab.example.com", "[10.0.2.2]:2222"]);
+    expect(() => knownHostsName("ext::sh -c x")).toThrow(/sites: bad repository/);
   });
 
   it("links shared paths relatively and seeds dependencies from the live release", () => {
@@ -175,9 +192,11 @@ describe("deploy builders", () => {
     ).toBe(
       `sh -c ${quote(HEALTH_CHECK)} sh /up example.com ${D}/20261201-090000 /home/brokeforge/example.com php8.2-fpm ${quote(SWAP)} 20261201-090000`,
     );
-    expect(sh(deleteReleases("example.com", [R, `${D}/placeholder`]))).toBe(
-      `${AS} sh -c ${quote(DELETE_UNLESS_LIVE)} sh /home/brokeforge/example.com ${R} ${D}/placeholder`,
+    expect(sh(deleteReleases("example.com", [R, `${D}/logs/20261203-172859.log`, `${D}/placeholder`]))).toBe(
+      `${AS} sh -c ${quote(DELETE_UNLESS_LIVE)} sh /home/brokeforge/example.com ${R} ${D}/logs/20261203-172859.log ${D}/placeholder`,
     );
+    expect(deployLogPath("example.com", "20261203-172859-2")).toBe(`${D}/logs/20261203-172859-2.log`);
+    expect(() => deployLogPath("example.com", "../x")).toThrow(/sites: bad release/);
   });
 
   it("runs a site command in the live release with its timeout, then shows and reads its result", () => {
@@ -213,13 +232,19 @@ describe("hostile values are refused before anything runs", () => {
     expect(() => linkShared("example.com", R, [path])).toThrow(/sites: bad shared path/);
   });
 
-  it.each([`${D}/shared`, `${D}`, "/home/brokeforge/deployments/other.com/20261203-172859", `${D}/20261203-172859/..`, "/"])(
-    "release path %j",
-    (path) => {
-      expect(() => clone("example.com", path, "git@github.com:a/b.git", "main")).toThrow(/sites: bad release path/);
-      expect(() => deleteReleases("example.com", [path])).toThrow(/sites: bad release path/);
-    },
-  );
+  it.each([
+    `${D}/shared`,
+    `${D}`,
+    "/home/brokeforge/deployments/other.com/20261203-172859",
+    `${D}/20261203-172859/..`,
+    "/",
+    `${D}/logs`,
+    `${D}/logs/../shared.log`,
+    "/home/brokeforge/deployments/other.com/logs/20261203-172859.log",
+  ])("release path %j", (path) => {
+    expect(() => clone("example.com", path, "git@github.com:a/b.git", "main")).toThrow(/sites: bad release path/);
+    expect(() => deleteReleases("example.com", [path])).toThrow(/sites: bad release path/);
+  });
 
   it("a web directory, a PHP version, a health check path and an id", () => {
     expect(() => ensurePlaceholder("example.com", "../public")).toThrow(/sites: bad web directory/);
@@ -366,6 +391,41 @@ describe("clone", () => {
     const branch = run(CLONE, p("site/20261203-172860"), p("live"), url, "nope");
     expect(branch.status).not.toBe(0);
     expect(branch.stderr).toMatch(/nope/);
+  });
+});
+
+describe("clone from a git host whose key changed", () => {
+  // What OpenSSH prints when the key in known_hosts is not the one the host presents (abridged).
+  const SSH_WARNING = [
+    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+    "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @",
+    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+    "Host key for [10.0.2.2]:41235 has changed and you have requested strict checking.",
+    "Host key verification failed.",
+    "fatal: Could not read from remote repository.",
+  ].join("\n");
+
+  it("fails with ssh's warning, then what happened and the site command that accepts the new key", () => {
+    stub("git", `printf '%s\\n' "Cloning into '$6'..." ${quote(SSH_WARNING)} >&2; exit 128`);
+    const r = run(CLONE, p("site/20261203-172859"), p("live"), "ssh://bf-git@10.0.2.2:41235/srv/app.git", "main", "[10.0.2.2]:41235");
+    expect(r.status).toBe(128);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(
+      [
+        `Cloning into '${p("site/20261203-172859")}'...`,
+        SSH_WARNING,
+        "The SSH host key of the git host [10.0.2.2]:41235 is not the one pinned at the first clone (/home/brokeforge/.ssh/known_hosts): nothing was deployed.",
+        "If your git host really changed its key (check the new fingerprint with them), run this site command, then deploy again: ssh-keygen -R '[10.0.2.2]:41235'",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("says nothing about keys when the clone fails otherwise", () => {
+    stub("git", "echo 'fatal: Remote branch nope not found in upstream origin' >&2; exit 128");
+    const r = run(CLONE, p("site/20261203-172859"), p("live"), "git@github.com:acme/app.git", "nope", "github.com");
+    expect(r.status).toBe(128);
+    expect(r.stderr).toBe("fatal: Remote branch nope not found in upstream origin\n");
   });
 });
 

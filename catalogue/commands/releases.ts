@@ -69,6 +69,15 @@ export const sharedDir = (domain: string) => `${siteDir(domain)}/shared`;
 /** The release a new site's link points to until its first deploy. */
 export const placeholderDir = (domain: string) => `${siteDir(domain)}/placeholder`;
 
+/** The deploy logs: beside the releases, so a log outlives its failed release's directory (and goes when the release is pruned). */
+export const logsDir = (domain: string) => `${siteDir(domain)}/logs`;
+
+/** `<siteDir>/logs/<release>.log`: a deploy's whole log on the server. */
+export function deployLogPath(domain: string, release: string): string {
+  if (!RELEASE_NAME.test(release)) throw new Error(`sites: bad release ${JSON.stringify(release)}`);
+  return `${logsDir(domain)}/${release}.log`;
+}
+
 /** A release directory of the site: `<siteDir>/<release name>`, nothing else (never the shared dir, never outside). */
 export function assertReleasePath(domain: string, path: string): void {
   const base = `${siteDir(domain)}/`;
@@ -146,9 +155,13 @@ export const DELETE_UNLESS_LIVE = [
   "exit 0",
 ].join("\n");
 
-// $1 release dir, $2 live link, $3 repository, $4 branch. A directory of THIS release left by a
-// failed attempt is deleted first (never the live one); the first clone from a git host pins
-// its host key in the user's known_hosts (accept-new), and a changed key later is refused.
+// $1 release dir, $2 live link, $3 repository, $4 branch, $5 the git host as known_hosts names
+// it. A directory of THIS release left by a failed attempt is deleted first (never the live
+// one); the first clone from a git host pins its host key in the user's known_hosts
+// (accept-new), and a changed key later is refused. ssh's warning alone names a command the
+// user cannot type into BrokeForge, so a refusal also says what happened and what to do: a
+// site command that forgets the pinned key (site commands run as this user, whose known_hosts
+// it is). git's output is read whole (it is a few lines: no progress without a terminal).
 export const CLONE = [
   "umask 022",
   'if [ -e "$1" ] || [ -L "$1" ]; then',
@@ -160,7 +173,14 @@ export const CLONE = [
   'mkdir -p -- "${1%/*}" || exit 1',
   `export GIT_SSH_COMMAND='ssh -i ${DEPLOY_KEY} -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes'`,
   "export GIT_TERMINAL_PROMPT=0",
-  'git clone --depth 1 --branch "$4" -- "$3" "$1"',
+  'out=$(git clone --depth 1 --branch "$4" -- "$3" "$1" 2>&1) && { printf \'%s\\n\' "$out"; exit 0; }',
+  "rc=$?",
+  "printf '%s\\n' \"$out\" >&2",
+  'case $out in *"REMOTE HOST IDENTIFICATION HAS CHANGED"*)',
+  `  printf '%s\\n' "The SSH host key of the git host $5 is not the one pinned at the first clone (${SITE_HOME}/.ssh/known_hosts): nothing was deployed." \\`,
+  "    \"If your git host really changed its key (check the new fingerprint with them), run this site command, then deploy again: ssh-keygen -R '$5'\" >&2 ;;",
+  "esac",
+  'exit "$rc"',
 ].join("\n");
 
 // $1 release dir, then pairs: a shared path and its relative link target. The release's own
@@ -324,11 +344,33 @@ export function removeSiteFiles(domain: string): Step {
   return asSiteUser(`Deleting ${siteDir(domain)} and ${liveLink(domain)}`, "rm", "-rf", "--", liveLink(domain), siteDir(domain));
 }
 
+/**
+ * The git host of a repository as ssh names it in known_hosts: `host`, or `[host]:port` for a
+ * port other than 22 (`git@github.com:acme/app.git` → github.com, `ssh://git@h:2222/x` → [h]:2222).
+ */
+export function knownHostsName(repository: string): string {
+  assertRepository(repository);
+  const url = /^ssh:\/\/[^@]+@([^:/]+)(?::(\d+))?\//.exec(repository);
+  if (url) return url[2] && Number(url[2]) !== 22 ? `[${url[1]}]:${Number(url[2])}` : url[1]!;
+  return /^[^@]+@([^:]+):/.exec(repository)![1]!;
+}
+
 export function clone(domain: string, releasePath: string, repository: string, branch: string): Step {
   assertReleasePath(domain, releasePath);
   assertRepository(repository);
   assertBranch(branch);
-  return asSiteUser(`Cloning ${branch} of ${repository}`, "sh", "-c", CLONE, "sh", releasePath, liveLink(domain), repository, branch);
+  return asSiteUser(
+    `Cloning ${branch} of ${repository}`,
+    "sh",
+    "-c",
+    CLONE,
+    "sh",
+    releasePath,
+    liveLink(domain),
+    repository,
+    branch,
+    knownHostsName(repository),
+  );
 }
 
 export function commitSha(domain: string, releasePath: string): Step {
@@ -452,9 +494,11 @@ export function healthCheck(opts: { domain: string; path: string; previous: stri
   );
 }
 
-/** Deletes release dirs (or the placeholder) of the site, never the live one; best effort. */
+/** Deletes release dirs (or the placeholder, or deploy logs) of the site, never the live one; best effort. */
 export function deleteReleases(domain: string, paths: readonly string[], label = "Deleting old releases"): Step {
-  for (const p of paths) if (p !== placeholderDir(domain)) assertReleasePath(domain, p);
+  const isLog = (p: string) =>
+    /^\d{8}-\d{6}(-\d{1,4})?\.log$/.test(p.slice(logsDir(domain).length + 1)) && p.startsWith(`${logsDir(domain)}/`);
+  for (const p of paths) if (p !== placeholderDir(domain) && !isLog(p)) assertReleasePath(domain, p);
   return asSiteUser(label, "sh", "-c", DELETE_UNLESS_LIVE, "sh", liveLink(domain), ...paths);
 }
 

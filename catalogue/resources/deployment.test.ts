@@ -148,7 +148,15 @@ describe("deploy", () => {
     const plan = deployment.actions.install.plan(row, ctx({ activeDeploymentId: "old0" }, siblings));
     // Kept: row + old15…old3 (14), and old0 (the rollback target). Pruned: old2, old1.
     expect(plan.at(-1)!.steps.map(sh)).toEqual([
-      sh(deleteReleases("example.com", [`${D}/20261202-100200`, `${D}/20261202-100100`, `${D}/placeholder`])),
+      sh(
+        deleteReleases("example.com", [
+          `${D}/20261202-100200`,
+          `${D}/logs/20261202-100200.log`,
+          `${D}/20261202-100100`,
+          `${D}/logs/20261202-100100.log`,
+          `${D}/placeholder`,
+        ]),
+      ),
     ]);
     const effects = deployment.actions.install.effects!(
       { row, result: "succeeded", startedAt, at },

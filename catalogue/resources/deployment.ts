@@ -13,6 +13,7 @@ import {
   commitSha,
   deleteReleases,
   deployCommand,
+  deployLogPath,
   deployScriptLines,
   ensureShared,
   healthCheck,
@@ -23,14 +24,32 @@ import {
   sharedDir,
   swap,
 } from "../commands/releases";
-import { defineResource, milestone, requireCheck, step, type MilestoneOutcome, type Plan, type PlanContext, type RowUpdate } from "../kit";
+import {
+  defineResource,
+  milestone,
+  requireCheck,
+  step,
+  type MilestoneOutcome,
+  type Plan,
+  type PlanContext,
+  type RowUpdate,
+  type Step,
+} from "../kit";
 
 export const deploymentInputSchema = z.object({ siteId: z.string().min(1) });
 
 export type DeploymentRow = Pick<Deployment, "id" | "siteId" | "domain" | "release" | "releasePath" | "branch" | "commitSha" | "status">;
 type SiteFacts = Pick<
   Site,
-  "id" | "domain" | "repository" | "phpVersion" | "deployScript" | "sharedPaths" | "healthCheckPath" | "activeDeploymentId"
+  | "id"
+  | "domain"
+  | "repository"
+  | "phpVersion"
+  | "deployScript"
+  | "sharedPaths"
+  | "healthCheckPath"
+  | "activeDeploymentId"
+  | "keepReleases"
 >;
 type Sibling = Pick<Deployment, "id" | "status" | "releasePath" | "release">;
 
@@ -56,6 +75,33 @@ export function pruneSelection<T extends PruneCandidate>(
   return onDisk.slice(Math.max(0, opts.keep)).filter((s) => s.id !== opts.activeId && s.id !== opts.rollbackTargetId);
 }
 
+/** The release a rollback would go to now: the newest successful release on disk that is not the live one. */
+export function rollbackTargetOf<T extends PruneCandidate>(deployments: readonly T[], activeId: string | null): T | undefined {
+  return deployments.find((d) => d.status === "success" && d.releasePath && d.id !== activeId);
+}
+
+/**
+ * What pruning a site deletes now, from its deployments newest first: pruneSelection with the
+ * site's own `keepReleases` (or `keep`), its live release and the release a rollback would go to.
+ * The site's "prune" action and `deployments:prune --dry-run` (deployments.prunable) use it.
+ */
+export function sitePruneSelection<T extends PruneCandidate>(
+  deployments: readonly T[],
+  site: Pick<Site, "activeDeploymentId" | "keepReleases">,
+  keep = site.keepReleases,
+): T[] {
+  const rollbackTargetId = rollbackTargetOf(deployments, site.activeDeploymentId)?.id ?? null;
+  return pruneSelection(deployments, { keep, activeId: site.activeDeploymentId, rollbackTargetId });
+}
+
+/**
+ * The one step that deletes pruned deployments' releases (the deploy's prune and the site's):
+ * deleteReleases checks each path is a release of the site, and never deletes the live one.
+ */
+export function deletePruned(domain: string, pruned: readonly Sibling[], also: readonly string[] = []): Step {
+  return deleteReleases(domain, [...pruned.flatMap((s) => [s.releasePath!, deployLogPath(domain, s.release)]), ...also]);
+}
+
 function siteOf(row: DeploymentRow, ctx: PlanContext): SiteFacts {
   const site = ctx.parent as SiteFacts | null | undefined;
   if (!site) throw new Error(`The site ${row.domain} no longer exists`);
@@ -74,7 +120,9 @@ const siblingsOf = (ctx: PlanContext) => (ctx.siblings ?? []) as readonly Siblin
 function pruned(row: DeploymentRow, ctx: PlanContext): Sibling[] {
   const site = siteOf(row, ctx);
   const siblings = siblingsOf(ctx).map((s) => (s.id === row.id ? { ...s, status: "success" as const } : s));
-  return pruneSelection(siblings, { keep: KEEP_RELEASES, activeId: row.id, rollbackTargetId: site.activeDeploymentId });
+  // The site's own retention; KEEP_RELEASES for a parent row read before the setting existed.
+  const keep = site.keepReleases ?? KEEP_RELEASES;
+  return pruneSelection(siblings, { keep, activeId: row.id, rollbackTargetId: site.activeDeploymentId });
 }
 
 /** The release live before this deploy (the health check's way back): the site's active deployment, or the placeholder. */
@@ -135,9 +183,7 @@ export function deployPlan(row: DeploymentRow, ctx: PlanContext): Plan {
           ),
         ]
       : []),
-    milestone("prune", "Deleting old releases", [
-      deleteReleases(row.domain, [...pruned(row, ctx).map((s) => s.releasePath!), placeholderDir(row.domain)]),
-    ]),
+    milestone("prune", "Deleting old releases", [deletePruned(row.domain, pruned(row, ctx), [placeholderDir(row.domain)])]),
   ];
   return plan;
 }
