@@ -406,7 +406,7 @@ describe("clone from a git host whose key changed", () => {
   ].join("\n");
 
   it("fails with ssh's warning, then what happened and the site command that accepts the new key", () => {
-    stub("git", `printf '%s\\n' "Cloning into '$6'..." ${quote(SSH_WARNING)} >&2; exit 128`);
+    stub("git", `printf '%s\\n' "Cloning into '$8'..." ${quote(SSH_WARNING)} >&2; exit 128`);
     const r = run(CLONE, p("site/20261203-172859"), p("live"), "ssh://bf-git@10.0.2.2:41235/srv/app.git", "main", "[10.0.2.2]:41235");
     expect(r.status).toBe(128);
     expect(r.stdout).toBe("");
