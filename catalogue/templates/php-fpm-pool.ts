@@ -12,6 +12,14 @@ export function phpFpmSocket(pool: Pick<PhpFpmPool, "user" | "phpVersion">): str
   return `/run/php/php${pool.phpVersion}-fpm-${pool.user}.sock`;
 }
 
+/**
+ * How long a php-fpm reload lets running requests finish. A deploy reloads php-fpm after the
+ * swap; Debian's default (0) makes the reload kill workers mid-request, so a visitor gets a
+ * 200 with a cut-off (often empty) page. With a timeout, the reload asks workers to finish
+ * their request first (SIGQUIT) and new requests wait in the socket's queue meanwhile.
+ */
+export const PHP_FPM_RELOAD_GRACE = "10s";
+
 export function phpFpmPool(pool: PhpFpmPool): string {
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(pool.user)) throw new Error(`php-fpm: bad user ${JSON.stringify(pool.user)}`);
   if (!/^\d\.\d$/.test(pool.phpVersion)) throw new Error(`php-fpm: bad PHP version ${JSON.stringify(pool.phpVersion)}`);
@@ -19,6 +27,11 @@ export function phpFpmPool(pool: PhpFpmPool): string {
   if (!Number.isInteger(max) || max < 1 || max > 500) throw new Error(`php-fpm: bad max children ${max}`);
   return [
     `; Managed by BrokeForge (pool ${pool.user}): changes here are overwritten.`,
+    // php-fpm reads pool.d/*.conf inside its own configuration, where a [global] section
+    // sets the master's settings: Debian's php-fpm.conf stays Debian's.
+    "[global]",
+    `process_control_timeout = ${PHP_FPM_RELOAD_GRACE}`,
+    "",
     `[${pool.user}]`,
     `user = ${pool.user}`,
     `group = ${pool.user}`,

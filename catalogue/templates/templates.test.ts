@@ -72,10 +72,13 @@ server {
 });
 
 describe("phpFpmPool", () => {
-  it("runs as the site user behind a socket only nginx can open", () => {
+  it("runs as the site user behind a socket only nginx can open; a reload lets running requests finish", () => {
     expect(phpFpmSocket({ user: "brokeforge", phpVersion: "8.2" })).toBe("/run/php/php8.2-fpm-brokeforge.sock");
     expect(phpFpmPool({ user: "brokeforge", phpVersion: "8.2" }))
       .toBe(`; Managed by BrokeForge (pool brokeforge): changes here are overwritten.
+[global]
+process_control_timeout = 10s
+
 [brokeforge]
 user = brokeforge
 group = brokeforge

@@ -10,12 +10,17 @@
 // Requests go from the host through nginx (port 80 forwarded), with the site's Host header, so
 // what is checked is what a visitor would get.
 import http from "node:http";
+import { hash } from "@node-rs/argon2";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEEP_RELEASES } from "../../domain/sites";
 import { startGitServer, phpApp, type GitServer } from "../fixtures/git-server";
+import { startTestWeb } from "../setup/app";
+import { launchChromium } from "../setup/browser";
 import { startEngine, eventually, type Engine } from "../setup/engine";
 import { addToBrokeForge, until } from "./brokeforge";
 import { bootDebian, type DebianServer } from "./harness";
+import { HOST_FROM_GUEST } from "./harness/apt-cache";
 
 const PROVISION_TIMEOUT_MS = 900_000;
 const DEPLOY_TIMEOUT_MS = 180_000;
@@ -52,9 +57,9 @@ afterAll(async () => {
  * What a visitor gets from the site through nginx. node:http, not fetch: fetch drops a Host
  * header (a forbidden header name), and nginx's default server closes unnamed requests (444).
  */
-function visit(path = "/"): Promise<{ status: number; body: string }> {
+function visit(path = "/", host = DOMAIN): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port: httpPort, path, headers: { Host: DOMAIN }, agent: false, timeout: 10_000 }, (res) => {
+    const req = http.get({ host: "127.0.0.1", port: httpPort, path, headers: { Host: host }, agent: false, timeout: 10_000 }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));
@@ -146,6 +151,103 @@ describe("sites and zero-downtime deploys on a real Debian 12 server", () => {
     const s = await e.db.site.findUniqueOrThrow({ where: { id: siteId } });
     expect(s.activeDeploymentId).toBe(first.id);
     expect(s.lastDeployedAt).not.toBeNull();
+  });
+
+  it("pins the git host's key at the first clone: after the host's key changes, a deploy fails before the swap, says so and how to accept the new key", async () => {
+    const knownHost = `[${HOST_FROM_GUEST}]:${git.port}`;
+    const pinned = () => server.sh(`runuser -u brokeforge -- ssh-keygen -l -F '${knownHost}'`);
+    const oldKey = git.hostKeyFingerprint;
+    expect(await pinned()).toContain(oldKey); // accepted at the first clone
+    const live = await liveTarget();
+    const before = await releaseDirs();
+
+    const newKey = await git.rotateHostKey();
+    const d = await deploy();
+    expect(d.status).toBe("failed");
+    expect(d.errorLog).toContain("REMOTE HOST IDENTIFICATION HAS CHANGED");
+    expect(d.errorLog).toContain(
+      `The SSH host key of the git host ${knownHost} is not the one pinned at the first clone (/home/brokeforge/.ssh/known_hosts): nothing was deployed.`,
+    );
+    expect(d.errorLog).toContain(`run this site command, then deploy again: ssh-keygen -R '${knownHost}'`);
+    const op = await e.db.operation.findFirstOrThrow({
+      where: { resourceId: d.id, action: "install" },
+      include: { milestones: { orderBy: { step: "asc" } } },
+    });
+    expect(op.milestones.find((m) => m.name === "clone")?.state).toBe("failed");
+    expect(op.milestones.map((m) => m.name)).not.toContain("activate"); // failed before the swap
+    expect(await liveTarget()).toBe(live);
+    expect(await releaseDirs()).toEqual(before);
+    expect(d.releasePath).toBeNull();
+    expect(await visit()).toMatchObject({ status: 200, body: expect.stringContaining("release=1") });
+    expect(await pinned()).toContain(oldKey); // a refused key is never written over the pinned one
+
+    // What the message says to do: the site command forgets the pinned key; the next deploy pins the new one.
+    const { id } = await e.api.siteCommands.run({ siteId, command: `ssh-keygen -R '${knownHost}'`, timeoutSeconds: 30 });
+    const forgot = await eventually(async () => {
+      const c = await e.db.siteCommand.findUniqueOrThrow({ where: { id } });
+      return c.status === "success" || c.status === "failed" ? c : null;
+    }, DEPLOY_TIMEOUT_MS);
+    expect(forgot.exitCode).toBe(0);
+    const again = await deploy();
+    expect(again.status).toBe("success");
+    const nowPinned = await pinned();
+    expect(nowPinned).toContain(newKey);
+    expect(nowPinned).not.toContain(oldKey);
+    expect(await visit()).toMatchObject({ status: 200, body: expect.stringContaining("release=1") });
+  });
+
+  it("a site update nginx refuses is never loaded: the operation fails with nginx's message, the old server block runs on, a corrected update goes through", async () => {
+    const available = `/etc/nginx/sites-available/${DOMAIN}.conf`;
+    const blockBefore = await server.sh(`cat ${available}`);
+    const master = (await server.sh("cat /run/nginx.pid")).trim();
+    const workers = () => server.sh(`pgrep -P ${master} | sort`);
+    const workersBefore = await workers();
+    const pageBefore = await visit();
+    const settled = (operationId: string) =>
+      eventually(async () => {
+        const op = await e.db.operation.findUniqueOrThrow({ where: { id: operationId } });
+        return op.state === "succeeded" || op.state === "failed" ? op : null;
+      }, DEPLOY_TIMEOUT_MS);
+
+    // A valid domain (DNS allows 253 characters; 201 here) that the form accepts, but longer than
+    // nginx's server_names_hash_bucket_size (128) holds: `nginx -t` refuses the new block.
+    const long = `${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.brokeforge.test`;
+    const refused = await settled((await e.api.sites.update({ id: siteId, aliases: [long] })).operationId);
+    expect(refused.state).toBe("failed");
+    expect(refused.errorLog).toContain("could not build server_names_hash, you should increase server_names_hash_bucket_size");
+    expect(refused.errorLog).toContain("nginx refused the new server block: the previous configuration stays, nothing was reloaded");
+    expect(await server.sh(`cat ${available}`)).toBe(blockBefore);
+    expect(await server.sh(`ls /etc/nginx/sites-available/ /etc/nginx/sites-enabled/`)).not.toContain("brokeforge-");
+    await server.sh("nginx -t");
+    // Not reloaded: the same master and the same workers (a reload replaces every worker).
+    expect((await server.sh("cat /run/nginx.pid")).trim()).toBe(master);
+    expect(await workers()).toBe(workersBefore);
+    expect(await visit()).toEqual(pageBefore);
+    await expect(visit("/", long)).rejects.toThrow(); // nginx's catch-all closes an unknown host (444)
+    expect((await e.db.site.findUniqueOrThrow({ where: { id: siteId } })).status).toBe("active");
+
+    // The alias corrected: the same update goes through, nginx reloads and answers for it.
+    const alias = `www.${DOMAIN}`;
+    const applied = await settled((await e.api.sites.update({ id: siteId, aliases: [alias] })).operationId);
+    expect(applied.errorLog).toBeNull();
+    expect(applied.state).toBe("succeeded");
+    expect(await server.sh(`cat ${available}`)).toContain(`server_name ${DOMAIN} ${alias};`);
+    expect(await workers()).not.toBe(workersBefore);
+    expect(await visit("/", alias)).toMatchObject({ status: 200, body: expect.stringContaining("release=1") });
+
+    // As the cases after this one found it: no alias.
+    expect((await settled((await e.api.sites.update({ id: siteId, aliases: [] })).operationId)).state).toBe("succeeded");
+    expect(await server.sh(`cat ${available}`)).toBe(blockBefore);
+  });
+
+  it("a request running while php-fpm reloads (as every deploy does) gets its whole page", async () => {
+    const phpVersion = (await e.db.site.findUniqueOrThrow({ where: { id: siteId } })).phpVersion;
+    const slow = visit("/slow.php");
+    // One second into its three: the worker has sent the headers and sleeps.
+    await new Promise((r) => setTimeout(r, 1000));
+    await server.sh(`systemctl reload php${phpVersion}-fpm`);
+    expect(await slow).toEqual({ status: 200, body: "slow started\nslow finished release=1\n" });
+    expect(await visit()).toMatchObject({ status: 200, body: expect.stringContaining("release=1") });
   });
 
   it("the shared .env reaches the app, and its value is in no log or API answer", async () => {
@@ -288,4 +390,132 @@ describe("sites and zero-downtime deploys on a real Debian 12 server", () => {
     await expect(visit()).rejects.toThrow(); // nginx's catch-all closes an unknown host (444)
     expect(await e.db.deployment.count({ where: { domain: DOMAIN, siteId: null } })).toBe(deployments);
   });
+});
+
+// The same server through a user's eyes: in Debian's chromium, against the real web app, a
+// second site is created on the form, deployed with the Deploy button while its log streams into
+// the page, and rolled back with its Roll back button. Self-contained (its own repository and
+// site; the deploy key authorized again) so it can run alone with `-t browser`.
+describe("sites in the browser on the real Debian 12 server", () => {
+  const HOST = "browser.brokeforge.test";
+  const PASSWORD = "a long enough password";
+  let web: Awaited<ReturnType<typeof startTestWeb>>;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    web = await startTestWeb();
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await web?.close();
+  });
+
+  /** What a visitor of HOST gets through nginx (visit() asks for DOMAIN). */
+  const visitHost = (): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      const req = http.get(
+        { host: "127.0.0.1", port: httpPort, path: "/", headers: { Host: HOST }, agent: false, timeout: 10_000 },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (c: string) => (body += c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+          res.on("error", reject);
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("no answer in 10 s")));
+      req.on("error", reject);
+    });
+
+  it(
+    "creates a site on the form, clicks Deploy and watches its log line by line and its badge go Deploying → Success without a reload, then rolls back to release 1",
+    async () => {
+      await git.createRepo("browser");
+      await git.commit("browser", phpApp("1"), "Browser release 1");
+      const siteUser = await e.db.serverPackage.findFirstOrThrow({ where: { serverId, type: "site_user" } });
+      await git.authorize(String((siteUser.configuration as Record<string, unknown> | null)?.deployKey ?? ""));
+      // The engine's user (who owns the server) gets a password, and logs in like anyone.
+      await e.db.user.update({ where: { id: e.userId }, data: { passwordHash: await hash(PASSWORD) } });
+      const { email } = await e.db.user.findUniqueOrThrow({ where: { id: e.userId } });
+      await page.goto(`${web.url}/login`);
+      await page.getByLabel("Email").fill(email);
+      await page.getByLabel("Password").fill(PASSWORD);
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.waitForURL(`${web.url}/`);
+
+      await page.goto(`${web.url}/servers/${serverId}/sites`);
+      await page.getByLabel("Domain").fill(HOST);
+      await page.getByLabel("Repository").fill(git.repoUrl("browser", { fromGuest: true }));
+      // One line, one step: its first echo must reach the page while it sleeps.
+      await page.getByLabel("Deploy script").fill("echo step-a; sleep 3; echo step-b");
+      await page.getByRole("button", { name: "Create site" }).click();
+      const row = page.getByTestId(`site-${HOST}`);
+      await row.waitFor();
+      await row.getByRole("link").click();
+      await page.getByRole("heading", { name: HOST }).waitFor();
+      const site = await e.db.site.findFirstOrThrow({ where: { serverId, domain: HOST } });
+      expect(page.url()).toBe(`${web.url}/sites/${site.id}`);
+
+      // The site's first deploy starts with it: its badge turns Success on the page.
+      const history = page.getByRole("list", { name: "Deployment history" });
+      const badgeOf = (release: string) => history.getByTestId(`deployment-${release}`).getByTestId("deployment-status");
+      const first = await e.db.deployment.findFirstOrThrow({ where: { siteId: site.id }, orderBy: { createdAt: "asc" } });
+      await badgeOf(first.release).filter({ hasText: "Success" }).waitFor({ timeout: DEPLOY_TIMEOUT_MS });
+      expect(await visitHost()).toMatchObject({ status: 200, body: expect.stringContaining("release=1") });
+
+      // Release 2 with the Deploy button. The page records, from inside (a MutationObserver), what
+      // it showed at every change: whose log, its lines, the newest deployment and its badge.
+      await git.commit("browser", phpApp("2"), "Browser release 2");
+      await page.evaluate(() => {
+        type Seen = { logOf: string; lines: string[]; newest: string; badge: string };
+        const seen: Seen[] = [];
+        Object.assign(window, { seen, sameDocument: true });
+        const look = () => {
+          const log = document.querySelector('[data-testid="deployment-log"]');
+          const newest = document.querySelector('[aria-label="Deployment history"] > li');
+          const now: Seen = {
+            logOf: log?.querySelector("p .font-mono")?.textContent ?? "",
+            lines: [...(log?.querySelectorAll('[data-testid="log-viewer"] div[style*="top"]') ?? [])].map((l) => l.textContent ?? ""),
+            newest: newest?.getAttribute("data-testid") ?? "",
+            badge: newest?.querySelector('[data-testid="deployment-status"]')?.textContent ?? "",
+          };
+          if (JSON.stringify(seen.at(-1)) !== JSON.stringify(now)) seen.push(now);
+        };
+        new MutationObserver(look).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+        look();
+      });
+      await page.getByRole("button", { name: "Deploy", exact: true }).click();
+      const second = await eventually(
+        () => e.db.deployment.findFirst({ where: { siteId: site.id, id: { not: first.id } }, orderBy: { createdAt: "desc" } }),
+        30_000,
+      );
+      await badgeOf(second.release).filter({ hasText: "Success" }).waitFor({ timeout: DEPLOY_TIMEOUT_MS });
+      await page.locator('[data-testid="deployment-log"] [data-testid="log-state"]').filter({ hasText: "Finished" }).waitFor();
+      const seen = (
+        await page.evaluate(() => (window as unknown as { seen: { logOf: string; lines: string[]; newest: string; badge: string }[] }).seen)
+      ).filter((s) => s.logOf === second.release && s.newest === `deployment-${second.release}`);
+      // step-a on the page while the deploy still ran and step-b had not come yet; then both, in order, and Success.
+      expect(seen.some((s) => s.lines.includes("step-a") && !s.lines.includes("step-b") && s.badge.endsWith("Deploying"))).toBe(true);
+      const last = seen.at(-1)!;
+      expect(last.badge).toBe("✓Success");
+      expect(last.lines.indexOf("step-a")).toBeGreaterThan(-1);
+      expect(last.lines.indexOf("step-b")).toBeGreaterThan(last.lines.indexOf("step-a"));
+      expect(seen.findIndex((s) => s.badge.endsWith("Deploying"))).toBeLessThan(seen.findIndex((s) => s.badge === "✓Success"));
+      expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true); // no reload
+      expect(await visitHost()).toMatchObject({ status: 200, body: expect.stringContaining("release=2") });
+
+      // Roll back on the first release's row: it becomes the live one on the page, and nginx serves it.
+      await history.getByTestId(`deployment-${first.release}`).getByRole("button", { name: "Roll back" }).click();
+      await page.getByTestId("active-deployment").filter({ hasText: first.release }).waitFor({ timeout: DEPLOY_TIMEOUT_MS });
+      await history.getByTestId(`deployment-${second.release}`).getByRole("button", { name: "Roll back" }).waitFor();
+      expect(await visitHost()).toMatchObject({ status: 200, body: expect.stringContaining("release=1") });
+      expect((await server.sh(`readlink /home/brokeforge/${HOST}`)).trim()).toBe(first.releasePath);
+      expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    },
+    2 * DEPLOY_TIMEOUT_MS + 120_000,
+  );
 });
