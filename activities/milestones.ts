@@ -81,6 +81,7 @@ export async function runMilestone(input: RunMilestoneInput): Promise<{ exitCode
       step,
       run: started.failures + 1,
       labels: rendered.labels,
+      quiet: milestone.steps.flatMap((s, i) => (s.quiet ? [i] : [])),
       warn: (message, error) => ctx.log.warn(message, { error: String(error) }),
     });
     const heartbeat = setInterval(() => ctx.heartbeat({ step }), HEARTBEAT_MS);

@@ -49,10 +49,14 @@ export class LineSplitter {
   #partial = { stdout: "", stderr: "" };
   // One empty line held back per stream: it is dropped if a marker follows (the marker's own "\n").
   #heldEmpty = { stdout: false, stderr: false };
+  // The step each stream is in (between its begin and end markers), for quiet steps' lines.
+  #step: { stdout: number | null; stderr: number | null } = { stdout: null, stderr: null };
 
   constructor(
     private readonly labels: readonly string[],
     private readonly emit: (stream: OutputStream, text: string) => void,
+    /** Indices of Step.quiet steps: their lines and their begin note are not emitted (a failure's note is). */
+    private readonly quiet: ReadonlySet<number> = new Set(),
   ) {}
 
   push(chunk: OutputChunk): void {
@@ -84,12 +88,17 @@ export class LineSplitter {
     const marker = MARKER.exec(raw);
     if (marker) {
       this.#heldEmpty[s] = false;
+      const index = Number(marker[2]);
+      this.#step[s] = marker[1] === "begin" ? index : null;
       if (s !== "stdout") return;
-      const label = this.labels[Number(marker[2])] ?? `step ${Number(marker[2]) + 1}`;
-      if (marker[1] === "begin") this.emit("note", `▸ ${label}`);
-      else if (marker[3] !== undefined && marker[3] !== "0") this.emit("note", `✗ ${label} exited with ${marker[3]}`);
+      const label = this.labels[index] ?? `step ${index + 1}`;
+      if (marker[1] === "begin") {
+        if (!this.quiet.has(index)) this.emit("note", `▸ ${label}`);
+      } else if (marker[3] !== undefined && marker[3] !== "0") this.emit("note", `✗ ${label} exited with ${marker[3]}`);
       return;
     }
+    const step = this.#step[s];
+    if (step !== null && this.quiet.has(step)) return;
     this.#releaseEmpty(s);
     const text = visible(raw);
     if (text === "") this.#heldEmpty[s] = true;
@@ -128,6 +137,8 @@ export interface OutputWriterInput {
   run: number;
   /** The script's step labels, for the notes that head each step's output. */
   labels: readonly string[];
+  /** Indices of the script's Step.quiet steps, whose output is not stored. */
+  quiet?: readonly number[];
   warn?: (message: string, error: unknown) => void;
 }
 
@@ -152,7 +163,7 @@ export class OutputWriter {
     this.#input = input;
     this.#lines = before.lines;
     this.#bytes = before.bytes;
-    this.#splitter = new LineSplitter(input.labels, (stream, text) => this.#add(stream, text));
+    this.#splitter = new LineSplitter(input.labels, (stream, text) => this.#add(stream, text), new Set(input.quiet));
   }
 
   /** Counts what the operation stored before this run (not this run's own lines: a replay recounts them). */

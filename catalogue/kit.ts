@@ -23,6 +23,12 @@ export interface Step {
    * it: e.g. `dpkg.version("ufw")` is named "version" and the inventory row takes it.
    */
   output?: string;
+  /**
+   * Kept out of the operation's stored log (OperationOutput): a step that only re-reads what an
+   * earlier step already showed live (a site command's output tail, for its row's columns). Its
+   * named output and a failure still count as usual.
+   */
+  quiet?: boolean;
 }
 
 /** The seed's `persist()`: an inventory row written when the milestone succeeds. */

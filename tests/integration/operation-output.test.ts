@@ -36,7 +36,23 @@ async function registerChatterKind() {
         install: {
           label: "Run",
           plan: (row) => [
-            milestone("chatter", "Chattering", [step("Saying hello", "echo", "hello"), step("Printing lines", "bash", "-c", row.command)]),
+            milestone(
+              "chatter",
+              "Chattering",
+              [
+                step("Saying hello", "echo", "hello"),
+                step("Printing lines", "bash", "-c", row.command),
+                // A "quiet…" chatter re-reads what it printed, as a site command's tail is read:
+                // kept out of the log, its named output still sets the row's column.
+                ...(row.name.startsWith("quiet")
+                  ? [
+                      { ...step("Re-reading", "bash", "-c", "echo again; echo again-err >&2"), output: "reread", quiet: true },
+                      step("Saying bye", "echo", "bye"),
+                    ]
+                  : []),
+              ],
+              row.name.startsWith("quiet") ? { sets: { command: "reread" } } : {},
+            ),
           ],
         },
         remove: { label: "Remove", plan: () => [milestone("quiet", "Going quiet", [step("Nothing", "true")])] },
@@ -172,6 +188,27 @@ describe("operation output", () => {
     expect(last).toMatchObject({ stream: "note", text: "… output truncated (503 more lines)" });
     console.info(`operation-output: ${MAX_OUTPUT_LINES + 503} lines through the engine in ${seconds.toFixed(1)} s`);
   }, 120_000);
+
+  it("a quiet step's lines are not stored (no note for it either), while its named output still sets the row", async () => {
+    const { id: serverId } = await e.addServer();
+    const row = (await call("chatters.create", { serverId, name: "quiet1", command: "echo one; echo two >&2" })) as {
+      id: string;
+      operationId: string;
+    };
+    expect((await untilEnded(row.operationId)).state).toBe("succeeded");
+    const { lines } = await e.api.operations.outputPage({ operationId: row.operationId, limit: 100 });
+    // (stdout and stderr reach the worker by separate pipes: their relative order is not kept.)
+    expect(lines.filter((l) => l.stream !== "stderr").map((l) => `${l.stream}: ${l.text}`)).toEqual([
+      "note: ▸ Saying hello",
+      "stdout: hello",
+      "note: ▸ Printing lines",
+      "stdout: one",
+      "note: ▸ Saying bye",
+      "stdout: bye",
+    ]);
+    expect(lines.filter((l) => l.stream === "stderr").map((l) => l.text)).toEqual(["two"]);
+    expect((await e.db.supervisorProgram.findUniqueOrThrow({ where: { id: row.id } })).command).toBe("again");
+  });
 
   it("another user can neither read nor follow the output (NOT_FOUND, as for the operation itself)", async () => {
     const { id: serverId } = await e.addServer();
