@@ -118,6 +118,35 @@ describe("the git server fixture", () => {
     expect(readFileSync(join(work, "pushed.txt"), "utf8")).toBe("from a client\n");
   });
 
+  it("rotateHostKey: the same port serves a new host key, and a client that pinned the old one is refused", async () => {
+    const { name } = await repoWithApp("r1");
+    const pinned = join(dir, "known_hosts_rotation");
+    const before = git.hostKeyFingerprint;
+    const ssh = sshCommand(key).replace(join(dir, "known_hosts"), pinned);
+    const clone = (to: string) =>
+      new Promise<Run>((resolve) => {
+        const env = { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_SSH_COMMAND: ssh };
+        execFile(
+          "git",
+          ["clone", "--quiet", git.repoUrl(name), to],
+          { cwd: dir, env, encoding: "utf8", timeout: 30_000 },
+          (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr }),
+        );
+      });
+    expect((await clone(`${name}-a`)).code).toBe(0);
+    const after = await git.rotateHostKey();
+    expect(after).not.toBe(before);
+    expect(git.hostKeyFingerprint).toBe(after);
+    const refused = await clone(`${name}-b`);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("REMOTE HOST IDENTIFICATION HAS CHANGED");
+    expect(existsSync(join(dir, `${name}-b`))).toBe(false);
+    // Once the old key is forgotten, the new one is pinned and the clone works again.
+    execFileSync("ssh-keygen", ["-f", pinned, "-R", `[127.0.0.1]:${git.port}`], { stdio: "ignore" });
+    expect((await clone(`${name}-c`)).code).toBe(0);
+    expect(execFileSync("ssh-keygen", ["-lf", pinned], { encoding: "utf8" })).toContain(after);
+  });
+
   it("a key that was never authorized is refused", async () => {
     const { name } = await repoWithApp("r1");
     const r = await run("git", ["clone", "--quiet", git.repoUrl(name), `${name}-stranger`], { identity: strangerKey });
