@@ -30,7 +30,7 @@ export interface LoadedOperation {
   /** The secrets the resource's plans use (kind.secrets), generated on first need; {} for most kinds. */
   secrets: Record<string, string>;
   /** The rows the kind's plans read besides the resource (kind.related). */
-  related: Pick<PlanContext, "parent" | "siblings">;
+  related: Pick<PlanContext, "parent" | "siblings" | "children">;
 }
 
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, "InvalidInput");
@@ -70,10 +70,10 @@ export async function loadOperation(operationId: string, expectedServerId?: stri
   return { operation, kind, action, resourceId: operation.resourceId, resource, server: toServerFacts(operation.server), secrets, related };
 }
 
-/** kind.related: the parent row and the siblings, each on the resource's own server only. */
+/** kind.related: the parent row, the siblings and the children, each on the resource's own server only. */
 async function relatedRows(kind: ResourceKind, resource: ResourceRow): Promise<LoadedOperation["related"]> {
   const related: LoadedOperation["related"] = {};
-  const { parent, siblings } = kind.related ?? {};
+  const { parent, siblings, children } = kind.related ?? {};
   if (parent) {
     const id = resource[parent.key];
     const row = typeof id === "string" ? await resourceTable(kindOfTable(parent.table)).findUnique({ where: { id } }) : null;
@@ -83,6 +83,12 @@ async function relatedRows(kind: ResourceKind, resource: ResourceRow): Promise<L
     related.siblings = await resourceTable(kind).findMany({
       where: { serverId: resource.serverId, [siblings.key]: resource[siblings.key] },
       orderBy: { createdAt: "desc" },
+    });
+  }
+  if (children) {
+    related.children = await resourceTable(kindOfTable(children.table)).findMany({
+      where: { serverId: resource.serverId, [children.key]: resource.id },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
     });
   }
   return related;

@@ -133,6 +133,8 @@ export interface PlanContext {
   parent?: Readonly<Record<string, unknown>> | null;
   /** The rows sharing the row's `related.siblings` column (a site's deployments), newest first, the row itself included. */
   siblings?: readonly Readonly<Record<string, unknown>>[];
+  /** The rows of another kind that point at this row (a site's deployments), newest first, for a kind with `related.children`. */
+  children?: readonly Readonly<Record<string, unknown>>[];
 }
 
 /** A secret's value from the plan's context; a clear error when the engine did not load it. */
@@ -360,6 +362,8 @@ export interface RelatedRows {
   parent?: { table: string; key: string };
   /** Rows of the kind's own table with the same value in column `key`, newest first (a site's deployments). */
   siblings?: { key: string };
+  /** Rows of `table` whose column `key` holds this row's id, newest first (a site's deployments, by `siteId`). */
+  children?: { table: string; key: string };
 }
 
 export interface SameAs {

@@ -16,7 +16,10 @@ type StatusWhere = { id: string; serverId?: string; status?: TaskStatus | { in: 
 export interface ResourceTable {
   findUnique(args: { where: { id: string } }): Promise<ResourceRow | null>;
   findFirst(args: { where: Record<string, unknown> }): Promise<ResourceRow | null>;
-  findMany(args: { where: { serverId: string } & Record<string, unknown>; orderBy: { createdAt: "asc" | "desc" } }): Promise<ResourceRow[]>;
+  findMany(args: {
+    where: { serverId: string } & Record<string, unknown>;
+    orderBy: { createdAt: "asc" | "desc" } | [{ createdAt: "asc" | "desc" }, { id: "asc" | "desc" }];
+  }): Promise<ResourceRow[]>;
   create(args: { data: Record<string, unknown> }): Promise<ResourceRow>;
   updateMany(args: {
     where: StatusWhere;

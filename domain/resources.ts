@@ -4,8 +4,9 @@
 import type { TaskStatus } from "./status";
 
 // rollback: a deployment's release becomes the live one again; update: a resource's settings
-// are written to the server again (a site's .env and server block).
-export const ACTIONS = ["install", "remove", "pause", "resume", "restart", "rollback", "update"] as const;
+// are written to the server again (a site's .env and server block); prune: what a resource keeps
+// beyond its retention goes (a site's old release directories).
+export const ACTIONS = ["install", "remove", "pause", "resume", "restart", "rollback", "update", "prune"] as const;
 export type Action = (typeof ACTIONS)[number];
 
 /** Status while the action runs, and after it succeeds (null: the row is deleted). */
@@ -17,6 +18,7 @@ export const ACTION_STATUS: Record<Action, { during: TaskStatus; success: TaskSt
   restart: { during: "updating", success: "active" },
   rollback: { during: "updating", success: "success" },
   update: { during: "updating", success: "active" },
+  prune: { during: "updating", success: "active" },
 };
 
 /** Which statuses an action may start from (anything else is busy or makes no sense). */
@@ -28,6 +30,8 @@ export const ACTION_FROM: Record<Action, readonly TaskStatus[]> = {
   restart: ["active"],
   rollback: ["success"],
   update: ["active", "failed"],
+  // Not from failed: its success would make "active" a site whose last update failed.
+  prune: ["active"],
 };
 
 /** The statuses one action moves a resource through (the seeds' lifecycles). */
@@ -56,6 +60,7 @@ export const QUEUED_STATUS: Record<Action, TaskStatus> = {
   restart: "updating",
   rollback: "updating",
   update: "updating",
+  prune: "updating",
 };
 
 /**

@@ -11,8 +11,19 @@ import { z } from "zod";
 export const SITES_HOME = "/home/brokeforge";
 export const DEPLOYMENTS_HOME = `${SITES_HOME}/deployments`;
 
-/** Successful releases kept per site (seed 002: "keeps last 14"). */
+/** Successful releases kept per site (seed 002: "keeps last 14"): a new site's keepReleases. */
 export const KEEP_RELEASES = 14;
+export const MAX_KEEP_RELEASES = 100;
+
+/**
+ * How many successful releases a site keeps on disk (the live one and the rollback target are
+ * kept besides). A form's text "7" is read as 7; nothing else is converted (no true → 1).
+ */
+const KEEP_MESSAGE = `Releases to keep must be a whole number from 1 to ${MAX_KEEP_RELEASES}`;
+export const keepReleasesSchema = z.preprocess(
+  (v) => (typeof v === "string" && /^\s*\d{1,6}\s*$/.test(v) ? Number(v) : v),
+  z.number({ message: KEEP_MESSAGE }).int(KEEP_MESSAGE).min(1, KEEP_MESSAGE).max(MAX_KEEP_RELEASES, KEEP_MESSAGE),
+);
 
 /**
  * The deploy script a new site starts with, one command per line, run in the new release as
@@ -108,8 +119,10 @@ export const phpVersionSchema = z
   .trim()
   .refine((v) => /^\d\.\d$/.test(v), "Choose a PHP version like 8.2");
 
-const optional = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), schema.optional());
+/** A form's empty field ("" or spaces) is a field not given. */
+const blankIsUnset = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), schema);
+const optional = <T extends z.ZodType>(schema: T) => blankIsUnset(schema.optional());
 
 export const siteInputSchema = z.object({
   domain: domainSchema,
@@ -124,6 +137,7 @@ export const siteInputSchema = z.object({
     .max(30, "At most 30 shared paths")
     .default([...DEFAULT_SHARED_PATHS]),
   healthCheckPath: optional(healthCheckPathSchema),
+  keepReleases: blankIsUnset(keepReleasesSchema.default(KEEP_RELEASES)),
 });
 export type SiteInput = z.output<typeof siteInputSchema>;
 
@@ -141,6 +155,7 @@ export const siteSettingsSchema = z.object({
   deployScript: deployScriptSchema.optional(),
   sharedPaths: z.array(relativePathSchema("Shared path")).max(30, "At most 30 shared paths").optional(),
   healthCheckPath: optional(healthCheckPathSchema),
+  keepReleases: optional(keepReleasesSchema),
 });
 
 /** The shared .env: text, at most 64 KiB, no NUL. Stored encrypted; written by the site's update. */

@@ -16,6 +16,7 @@ const LABELS: Record<keyof RowActions, string> = {
   restart: "Restart",
   rollback: "Roll back",
   update: "Update",
+  prune: "Prune",
 };
 /** The standard lifecycle's starting statuses; a kind's own come in through `allowed`. */
 const ALLOWED: Record<keyof RowActions, readonly TaskStatus[]> = {
@@ -26,6 +27,7 @@ const ALLOWED: Record<keyof RowActions, readonly TaskStatus[]> = {
   restart: ACTION_FROM.restart,
   rollback: ACTION_FROM.rollback,
   update: ACTION_FROM.update,
+  prune: ACTION_FROM.prune,
 };
 
 export function ResourceRow(props: {

@@ -1,7 +1,7 @@
 // Sites: a domain served by nginx from /home/brokeforge/<domain> (the live link to a release),
 // PHP through the version's php-fpm pool, with the shared files every release links to.
 // Deploys are the `deployment` kind's; this kind makes, updates and removes the frame around them.
-import type { Site } from "../../generated/prisma/browser";
+import type { Deployment, Site } from "../../generated/prisma/browser";
 import { siteInputSchema } from "../../domain/sites";
 import { files, systemctl, users } from "../commands";
 import {
@@ -19,6 +19,7 @@ import {
 import { defineResource, milestone, requireCheck, step, type Milestone, type Plan, type PlanContext } from "../kit";
 import { SITE_USER } from "../packages/site-user";
 import { phpFpmSocket } from "../templates/php-fpm-pool";
+import { deletePruned, sitePruneSelection } from "./deployment";
 import { nginxSite } from "../templates/nginx-site";
 
 /** Where HTTP-01 challenge files are served from, for every site (the certificates' work). */
@@ -90,6 +91,26 @@ export function siteRemovePlan(site: SiteRow): Plan {
   ];
 }
 
+type PruneRow = Pick<Site, "domain" | "activeDeploymentId" | "keepReleases">;
+type DeploymentOnDisk = Pick<Deployment, "id" | "status" | "releasePath" | "release">;
+
+/** The site's deployments whose releases go now (ctx.children: its deployments, newest first). */
+export function sitePruned(site: PruneRow, ctx: PlanContext): DeploymentOnDisk[] {
+  return sitePruneSelection((ctx.children ?? []) as readonly DeploymentOnDisk[], site);
+}
+
+/** Retention on demand: the deploy's own prune step, with the site's keepReleases. Safe to run twice (gone is skipped). */
+export function sitePrunePlan(site: PruneRow, ctx: PlanContext): Plan {
+  const pruned = sitePruned(site, ctx);
+  return [
+    milestone("prune", `Deleting old releases of ${site.domain} (keeping ${site.keepReleases})`, [
+      pruned.length > 0
+        ? deletePruned(site.domain, pruned)
+        : step(`Nothing to delete: no release of ${site.domain} is beyond the ${site.keepReleases} kept`, "true"),
+    ]),
+  ];
+}
+
 export const site = defineResource<Site>()({
   type: "site",
   table: "site",
@@ -111,6 +132,8 @@ export const site = defineResource<Site>()({
   duplicateMessage: (input) => `This server has a site ${input.domain} already`,
   describe: (s) => s.domain,
   secrets: (s) => [envSecretName(s.id)],
+  // Its deployments: the prune action's candidates.
+  related: { children: { table: "deployment", key: "siteId" } },
   actions: {
     install: {
       label: "Create",
@@ -149,6 +172,19 @@ export const site = defineResource<Site>()({
       // The .env that reached the server is the one of the version the row has now.
       effects: ({ row, result }) =>
         result === "succeeded" ? [{ table: "site", id: row.id, data: { envWrittenVersion: row.envVersion } }] : [],
+    },
+    prune: {
+      label: "Prune",
+      title: (s) => `Prune ${s.domain} (keep ${s.keepReleases} releases)`,
+      plan: (s, ctx) => sitePrunePlan(s, ctx),
+      requires: (s) => [
+        requireCheck(`The site's directory is not on the server: create the site again`, ...files.requireDir(siteDir(s.domain))),
+      ],
+      // The records stay (the site's audit trail); only their paths are cleared. Recomputed from
+      // the rows as they are now, which are the plan's: nothing else ran on the server meanwhile
+      // (one queue per server), and the busy site refused any change of its keepReleases.
+      effects: ({ row, result }, ctx) =>
+        result === "succeeded" ? sitePruned(row, ctx).map((d) => ({ table: "deployment", id: d.id, data: { releasePath: null } })) : [],
     },
     remove: { label: "Remove", plan: (s) => siteRemovePlan(s) },
   },

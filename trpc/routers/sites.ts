@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { operationTitle, type ResourceKind } from "../../catalogue/kit";
-import { pruneSelection } from "../../catalogue/resources/deployment";
+import { sitePruneSelection } from "../../catalogue/resources/deployment";
 import { envSecretName } from "../../catalogue/resources/site";
 import { decryptSecret, encryptSecret, sha256 } from "../../core/crypto";
 import { db } from "../../core/db";
@@ -24,14 +24,15 @@ import {
   DEPLOYMENTS_HOME,
   deployScriptSchema,
   envSchema,
-  KEEP_RELEASES,
   healthCheckPathSchema,
+  keepReleasesSchema,
   phpVersionSchema,
   relativePathSchema,
   releaseName,
   repositorySchema,
   siteCommandInputSchema,
   siteInputSchema,
+  siteSettingsSchema,
   type DeployTrigger,
 } from "../../domain/sites";
 import type { Deployment, Site, SiteCommand } from "../../generated/prisma/browser";
@@ -245,6 +246,7 @@ const siteUpdateSchema = z.object({
   deployScript: deployScriptSchema.optional(),
   sharedPaths: siteInputSchema.shape.sharedPaths.unwrap().optional(),
   healthCheckPath: clearable(healthCheckPathSchema),
+  keepReleases: siteSettingsSchema.shape.keepReleases,
 });
 
 const deployInput = idInput.extend({ trigger: z.enum(DEPLOY_TRIGGERS).exclude(["hook"]).optional() });
@@ -399,6 +401,23 @@ export const sitesRouter = router({
     return startDeploy(site, { userId: ctx.user.id, operationUserId: ctx.user.id, trigger: triggerOf(ctx.principal, input.trigger) });
   }),
 
+  /**
+   * Deletes the release directories beyond the site's retention now (the site's "prune" action,
+   * on the server's queue): the live release and the rollback target stay, the deployments'
+   * records stay with their paths cleared. `keep`, when given, becomes the site's keepReleases
+   * first (the deploys' retention from then on); both are refused together while the site is busy.
+   */
+  prune: protectedProcedure.input(idInput.extend({ keep: keepReleasesSchema.optional() })).mutation(async ({ ctx, input }) => {
+    const site = await ownedSite(ctx.user.id, input.id);
+    const keep = input.keep ?? site.keepReleases;
+    return startAction(siteKind(), {
+      userId: ctx.user.id,
+      row: { ...site, keepReleases: keep } as unknown as ResourceRow,
+      action: "prune",
+      ...(input.keep !== undefined ? { data: { keepReleases: input.keep } } : {}),
+    });
+  }),
+
   /** A new deploy URL; the old one stops working at once. */
   regenerateDeployToken: protectedProcedure.input(idInput).mutation(async ({ ctx, input }) => {
     const site = await ownedSite(ctx.user.id, input.id);
@@ -431,13 +450,14 @@ export const sitesRouter = router({
 
 /**
  * The release directories retention would delete now, per site of the user (or one site): the
- * deploy's own rule (catalogue pruneSelection): the newest `keep` successful releases stay, and
- * so do the live one and the one a rollback would go to (the newest other release on disk).
+ * site's prune action's own rule (catalogue sitePruneSelection): the newest `keep` successful
+ * releases stay (each site's keepReleases when `keep` is not given), and so do the live one and
+ * the one a rollback would go to (the newest other release on disk).
  */
-async function prunable(userId: string, opts: { siteId?: string; keep: number }) {
+async function prunable(userId: string, opts: { siteId?: string; keep?: number }) {
   const sites = await db().site.findMany({
     where: { server: { userId }, ...(opts.siteId ? { id: opts.siteId } : {}) },
-    select: { id: true, domain: true, serverId: true, activeDeploymentId: true },
+    select: { id: true, domain: true, serverId: true, activeDeploymentId: true, keepReleases: true, status: true },
     orderBy: { domain: "asc" },
   });
   if (opts.siteId && sites.length === 0) throw notFound();
@@ -448,13 +468,16 @@ async function prunable(userId: string, opts: { siteId?: string; keep: number })
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         select: { id: true, release: true, releasePath: true, status: true, createdAt: true },
       });
-      const rollbackTarget = deployments.find((d) => d.status === "success" && d.releasePath && d.id !== site.activeDeploymentId);
-      const doomed = pruneSelection(deployments, {
-        keep: opts.keep,
-        activeId: site.activeDeploymentId,
-        rollbackTargetId: rollbackTarget?.id ?? null,
-      });
-      return { siteId: site.id, domain: site.domain, serverId: site.serverId, releases: doomed.map(({ status: _s, ...d }) => d) };
+      const keep = opts.keep ?? site.keepReleases;
+      const doomed = sitePruneSelection(deployments, site, keep);
+      return {
+        siteId: site.id,
+        domain: site.domain,
+        serverId: site.serverId,
+        status: site.status,
+        keep,
+        releases: doomed.map(({ status: _s, ...d }) => d),
+      };
     }),
   );
 }
@@ -462,7 +485,7 @@ async function prunable(userId: string, opts: { siteId?: string; keep: number })
 export const deploymentsRouter = router({
   /** What `deployments:prune --dry-run` lists: nothing is deleted. */
   prunable: protectedProcedure
-    .input(z.object({ siteId: z.string().min(1).max(64).optional(), keep: z.number().int().min(1).max(1000).default(KEEP_RELEASES) }))
+    .input(z.object({ siteId: z.string().min(1).max(64).optional(), keep: z.number().int().min(1).max(1000).optional() }))
     .query(({ ctx, input }) => prunable(ctx.user.id, input)),
 
   /** A deployment with the operations that acted on it (the deploy's is `operationId`: its log). */

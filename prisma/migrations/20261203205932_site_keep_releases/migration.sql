@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Site" ADD COLUMN     "keepReleases" INTEGER NOT NULL DEFAULT 14;
