@@ -2,6 +2,7 @@
 // ("Deploying" for a queued or running deploy, "Failed (rolled back)" when the health check put
 // the previous release back), short commit shas, durations and times.
 import { Link } from "@remix-run/react";
+import { commitUrl } from "../../domain/git-hosts";
 import type { TaskStatus } from "../../domain/status";
 import { StatusBadge } from "./status";
 
@@ -65,6 +66,31 @@ export function DeploymentBadge({ deployment }: { deployment: DeploymentState })
 }
 
 export const shortSha = (sha: string | null | undefined) => (sha ? sha.slice(0, 7) : null);
+
+/**
+ * A commit's short sha: a link to its page when the repository is on a web host we know
+ * (domain/git-hosts.ts), plain text otherwise. (The site's current repository: a deploy row does
+ * not record the address it was cloned from.)
+ */
+export function CommitSha({ sha, repository }: { sha: string; repository: string | null }) {
+  const url = commitUrl(repository, sha);
+  return url ? (
+    <a
+      href={url}
+      target="_blank"
+      rel="noreferrer"
+      className="font-mono text-xs text-blue-700 hover:underline"
+      title={sha}
+      data-testid="commit-link"
+    >
+      {shortSha(sha)}
+    </a>
+  ) : (
+    <code className="text-xs" title={sha}>
+      {shortSha(sha)}
+    </code>
+  );
+}
 
 /** "850 ms", "12.3 s", "2 min 5 s". */
 export function formatDuration(ms: number | null | undefined): string | null {

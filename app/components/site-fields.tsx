@@ -2,6 +2,7 @@
 // paths) are typed in one field, separated by commas or spaces; PHP is chosen among the versions
 // installed on the server.
 import type { FieldErrors } from "../../domain/schemas";
+import { DEPLOY_SCRIPT_VARIABLES } from "../../domain/deploy-script";
 import { DEFAULT_DEPLOY_SCRIPT, DEFAULT_SHARED_PATHS } from "../../domain/sites";
 import { Select } from "./select";
 import { Field } from "./ui";
@@ -103,7 +104,7 @@ export function SiteFields({
             {e.deployScript}
           </p>
         ) : (
-          <p className="text-xs text-slate-500">One command per line, run in the new release as the brokeforge user.</p>
+          <DeployScriptHelp />
         )}
       </div>
       <div className="sm:col-span-2">
@@ -116,5 +117,29 @@ export function SiteFields({
         />
       </div>
     </>
+  );
+}
+
+/** How the deploy script runs (catalogue/commands/releases.ts deployScriptLines and deployCommand). */
+function DeployScriptHelp() {
+  return (
+    <div className="space-y-1 text-xs text-slate-500" data-testid="deploy-script-help">
+      <p>
+        Run line by line as the <code>brokeforge</code> user in the new release, before it goes live: each line is its own step (its own{" "}
+        <code>bash -c</code>), and the first that fails stops the deploy. A line ending in <code>\</code> continues on the next; lines
+        starting with <code>#</code> are skipped. Every line has these variables:
+      </p>
+      <ul className="ml-4 list-disc">
+        {Object.entries(DEPLOY_SCRIPT_VARIABLES).map(([name, meaning]) => (
+          <li key={name}>
+            <code>{name}</code>: {meaning}
+          </li>
+        ))}
+      </ul>
+      <p>
+        Multi-line constructs (<code>if</code>, loops, functions, <code>cd</code> carried to the next line) do not span lines: put them in a
+        script in the repository and call it here, e.g. <code>bash scripts/deploy.sh</code>.
+      </p>
+    </div>
   );
 }

@@ -10,7 +10,7 @@ import { useRef, useState } from "react";
 import { siteCommandInputSchema, siteSettingsSchema } from "../../domain/sites";
 import { installedPhp, SiteFields, siteValues } from "../components/site-fields";
 import { CopyButton } from "../components/copy-button";
-import { DeploymentBadge, formatDuration, formatTime, isDeploying, shortSha } from "../components/deployment";
+import { CommitSha, DeploymentBadge, formatDuration, formatTime, isDeploying } from "../components/deployment";
 import { LogViewer } from "../components/log-viewer";
 import { StatusBadge } from "../components/status";
 import { Button, Field, FormError } from "../components/ui";
@@ -119,10 +119,33 @@ function Deployments({ view }: { view: SiteView }) {
   const deploy = useApiAction();
   const rollback = useApiAction();
   const [selected, setSelected] = useState<string | null>(null);
+  // The row whose log was asked for on an older page (not in `deployments`, the newest page).
+  const [olderSelected, setOlderSelected] = useState<DeploymentRow | null>(null);
+  const [showOlder, setShowOlder] = useState(false);
   const { site, deployments, activeDeployment: active } = view;
   const candidates = new Set(view.rollbackCandidates.map((c) => c.id));
   const deploying = deployments.some(isDeploying);
-  const shown = deployments.find((d) => d.id === selected) ?? deployments[0] ?? null;
+  const shown =
+    deployments.find((d) => d.id === selected) ?? (olderSelected?.id === selected ? olderSelected : null) ?? deployments[0] ?? null;
+  const item = (d: DeploymentRow) => (
+    <DeploymentItem
+      key={d.id}
+      deployment={d}
+      repository={site.repository}
+      active={active?.id === d.id}
+      selected={shown?.id === d.id}
+      onShowLog={() => {
+        setSelected(d.id);
+        setOlderSelected(deployments.some((x) => x.id === d.id) ? null : d);
+      }}
+      rollback={
+        candidates.has(d.id)
+          ? () => void rollback.run(() => client.deployments.rollback.mutate({ id: d.id }).then(() => setSelected(d.id)))
+          : null
+      }
+      busy={rollback.pending}
+    />
+  );
   return (
     <section className={section} aria-labelledby="deployments-heading">
       <div className="flex flex-wrap items-center gap-3">
@@ -157,7 +180,7 @@ function Deployments({ view }: { view: SiteView }) {
           <div className="flex flex-wrap items-center gap-x-3 gap-y-1">
             <span className="text-slate-500">Live:</span>
             <span className="font-mono text-xs">{active.release}</span>
-            {active.commitSha ? <code className="text-xs">{shortSha(active.commitSha)}</code> : null}
+            {active.commitSha ? <CommitSha sha={active.commitSha} repository={site.repository} /> : null}
             {active.commitMessage ? <span className="min-w-0 break-words">{active.commitMessage}</span> : null}
             <span className="text-xs text-slate-500">{formatTime(active.finishedAt ?? active.createdAt)}</span>
           </div>
@@ -168,21 +191,14 @@ function Deployments({ view }: { view: SiteView }) {
 
       {deployments.length ? (
         <ul className="mt-3 divide-y divide-slate-100 rounded-md border border-slate-100" aria-label="Deployment history">
-          {deployments.map((d) => (
-            <DeploymentItem
-              key={d.id}
-              deployment={d}
-              active={active?.id === d.id}
-              selected={shown?.id === d.id}
-              onShowLog={() => setSelected(d.id)}
-              rollback={
-                candidates.has(d.id)
-                  ? () => void rollback.run(() => client.deployments.rollback.mutate({ id: d.id }).then(() => setSelected(d.id)))
-                  : null
-              }
-              busy={rollback.pending}
-            />
-          ))}
+          {deployments.map(item)}
+          {view.nextCursor ? (
+            showOlder ? (
+              <OlderDeployments siteId={site.id} cursor={view.nextCursor} item={item} />
+            ) : (
+              <OlderButton onClick={() => setShowOlder(true)} />
+            )
+          ) : null}
         </ul>
       ) : null}
       {shown ? <DeploymentLog deployment={shown} /> : null}
@@ -190,8 +206,50 @@ function Deployments({ view }: { view: SiteView }) {
   );
 }
 
+/** Asks for the page of deployments before the ones shown. */
+function OlderButton({ onClick }: { onClick: () => void }) {
+  return (
+    <li className="px-3 py-2 text-center">
+      <button type="button" className={smallButton} onClick={onClick}>
+        Older deployments
+      </button>
+    </li>
+  );
+}
+
+/**
+ * The page of deployments from `cursor` on (sites.deployments, refetched on live events like the
+ * rest of the page), then, when there are older ones still, their own "Older deployments".
+ */
+function OlderDeployments({ siteId, cursor, item }: { siteId: string; cursor: string; item: (d: DeploymentRow) => React.ReactNode }) {
+  const trpc = useTRPC();
+  const page = useQuery(trpc.sites.deployments.queryOptions({ id: siteId, cursor }));
+  const [showOlder, setShowOlder] = useState(false);
+  if (!page.data) {
+    return (
+      <li className="px-3 py-2 text-center text-xs text-slate-500">
+        {page.error ? `Could not load older deployments: ${page.error.message}` : "Loading older deployments…"}
+      </li>
+    );
+  }
+  const { deployments, nextCursor } = page.data;
+  return (
+    <>
+      {deployments.map(item)}
+      {nextCursor ? (
+        showOlder ? (
+          <OlderDeployments siteId={siteId} cursor={nextCursor} item={item} />
+        ) : (
+          <OlderButton onClick={() => setShowOlder(true)} />
+        )
+      ) : null}
+    </>
+  );
+}
+
 function DeploymentItem(props: {
   deployment: DeploymentRow;
+  repository: string | null;
   active: boolean;
   selected: boolean;
   onShowLog: () => void;
@@ -207,11 +265,7 @@ function DeploymentItem(props: {
     >
       <span className="font-mono text-xs">{d.release}</span>
       {props.active ? <span className="rounded bg-green-100 px-1.5 text-xs text-green-800">live</span> : null}
-      {d.commitSha ? (
-        <code className="text-xs" title={d.commitSha}>
-          {shortSha(d.commitSha)}
-        </code>
-      ) : null}
+      {d.commitSha ? <CommitSha sha={d.commitSha} repository={props.repository} /> : null}
       {d.commitMessage ? <span className="min-w-0 max-w-full truncate text-slate-700">{d.commitMessage}</span> : null}
       <span className="text-xs text-slate-500">
         {d.branch} · {d.trigger} · {formatTime(d.startedAt ?? d.createdAt)}

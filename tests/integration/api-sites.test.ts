@@ -265,6 +265,51 @@ describe("deploy", () => {
     const d = await e.api.deployments.byId({ id: site.firstDeploy!.deploymentId });
     expect(d).toMatchObject({ id: site.firstDeploy!.deploymentId, operationId: site.firstDeploy!.operationId, status: "pending" });
   });
+
+  it("history: the site shows the newest 50; older ones come 50 a page by cursor, each once, to the oldest", async () => {
+    const serverId = await webServer("deployment-pages");
+    const site = await newSite(serverId);
+    // 120 deploys, two per second (same createdAt): the order still has to be one order.
+    const base = Date.UTC(2026, 10, 1);
+    await e.db.deployment.createMany({
+      data: Array.from({ length: 120 }, (_, i) => ({
+        serverId,
+        siteId: site.id,
+        domain: site.domain,
+        release: `20261101-${String(1_000_000 + i).slice(1)}`,
+        branch: "main",
+        status: "success" as const,
+        createdAt: new Date(base + Math.floor(i / 2) * 1000),
+      })),
+    });
+    const all = await e.db.deployment.findMany({ where: { siteId: site.id }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+    const ids = (rows: { id: string }[]) => rows.map((r) => r.id);
+
+    const detail = await e.api.sites.byId({ id: site.id });
+    expect(ids(detail.deployments)).toEqual(ids(all.slice(0, 50)));
+    expect(detail.deployments[0]!.release).toBe("20261101-000119");
+    const first = await e.api.sites.deployments({ id: site.id });
+    expect({ ids: ids(first.deployments), nextCursor: first.nextCursor }).toEqual({
+      ids: ids(detail.deployments),
+      nextCursor: detail.nextCursor,
+    });
+    const second = await e.api.sites.deployments({ id: site.id, cursor: first.nextCursor! });
+    expect(ids(second.deployments)).toEqual(ids(all.slice(50, 100)));
+    const third = await e.api.sites.deployments({ id: site.id, cursor: second.nextCursor! });
+    expect(ids(third.deployments)).toEqual(ids(all.slice(100)));
+    expect(third.nextCursor).toBeNull();
+    expect(third.deployments.at(-1)!.release).toBe("20261101-000000");
+
+    // A deploy meanwhile goes on the first page; the pages already read do not shift.
+    await e.db.deployment.create({ data: { serverId, siteId: site.id, domain: site.domain, release: "20261102-000000", branch: "main" } });
+    expect((await e.api.sites.deployments({ id: site.id })).deployments[0]!.release).toBe("20261102-000000");
+    expect(ids((await e.api.sites.deployments({ id: site.id, cursor: first.nextCursor! })).deployments)).toEqual(ids(second.deployments));
+
+    // Another user's pages: NOT_FOUND, with or without a cursor.
+    const other = await newUser("pages-other");
+    expect(await refusal(other.api.sites.deployments({ id: site.id }))).toMatchObject({ code: "NOT_FOUND" });
+    expect(await refusal(other.api.sites.deployments({ id: site.id, cursor: first.nextCursor! }))).toMatchObject({ code: "NOT_FOUND" });
+  });
 });
 
 describe("rollback", () => {

@@ -249,6 +249,24 @@ const siteUpdateSchema = z.object({
   keepReleases: siteSettingsSchema.shape.keepReleases,
 });
 
+/**
+ * DEPLOYMENTS_PAGE deployments of a site, newest first, after the deployment `cursor` (the last
+ * of the page before), and the cursor of the page after this one (null: this is the oldest).
+ * A cursor of another site's deployment (or none that exists) gives nothing of that site's.
+ */
+async function deploymentPage(siteId: string, cursor: string | undefined) {
+  const rows = await db().deployment.findMany({
+    where: { siteId },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: DEPLOYMENTS_PAGE + 1,
+    ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
+  });
+  return {
+    deployments: rows.slice(0, DEPLOYMENTS_PAGE),
+    nextCursor: rows.length > DEPLOYMENTS_PAGE ? rows[DEPLOYMENTS_PAGE - 1]!.id : null,
+  };
+}
+
 const deployInput = idInput.extend({ trigger: z.enum(DEPLOY_TRIGGERS).exclude(["hook"]).optional() });
 const cursorInput = idInput.extend({ cursor: z.string().min(1).max(64).optional() });
 
@@ -281,12 +299,7 @@ export const sitesRouter = router({
   byId: protectedProcedure.input(cursorInput).query(async ({ ctx, input }) => {
     const site = await ownedSite(ctx.user.id, input.id);
     const [page, active, rollbackCandidates, siteUser, server] = await Promise.all([
-      db().deployment.findMany({
-        where: { siteId: site.id },
-        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-        take: DEPLOYMENTS_PAGE + 1,
-        ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
-      }),
+      deploymentPage(site.id, input.cursor),
       site.activeDeploymentId ? db().deployment.findUnique({ where: { id: site.activeDeploymentId } }) : null,
       db().deployment.findMany({
         where: {
@@ -308,13 +321,21 @@ export const sitesRouter = router({
     return {
       site: publicSite(site),
       server,
-      deployments: page.slice(0, DEPLOYMENTS_PAGE),
-      nextCursor: page.length > DEPLOYMENTS_PAGE ? page[DEPLOYMENTS_PAGE - 1]!.id : null,
+      ...page,
       activeDeployment: active,
       rollbackCandidates,
       deployHookUrl: deployHookUrl(site),
       deployKey,
     };
+  }),
+
+  /**
+   * A page of the site's deployments, newest first, from `cursor` on (the `nextCursor` of the
+   * page before; none = the newest page): the site page's "Older deployments".
+   */
+  deployments: protectedProcedure.input(cursorInput).query(async ({ ctx, input }) => {
+    const site = await ownedSite(ctx.user.id, input.id);
+    return deploymentPage(site.id, input.cursor);
   }),
 
   /**
