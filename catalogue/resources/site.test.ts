@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import type { Site } from "../../generated/prisma/browser";
 import { toShell } from "../../activities/ssh/shell";
 import { statusesOf, type PlanContext } from "../kit";
-import { ensurePlaceholder, ensureShared, installNginxSite, removeSiteFiles, writeEnv } from "../commands/releases";
+import { REQUIRE_DIR } from "../commands/files";
+import { DELETE_UNLESS_LIVE, ensurePlaceholder, ensureShared, installNginxSite, removeSiteFiles, writeEnv } from "../commands/releases";
 import { ACME_CHALLENGE_ROOT, site, siteServerBlock } from "./site";
 
 const row = {
@@ -20,6 +21,8 @@ const row = {
   healthCheckPath: null,
   envVersion: 3,
   envWrittenVersion: 2,
+  keepReleases: 3,
+  activeDeploymentId: "s3",
   status: "pending",
   errorLog: null,
 } as unknown as Site;
@@ -96,5 +99,84 @@ describe("site", () => {
     expect(() => site.actions.install.plan({ ...row, domain: "a;b.com" }, ctx())).toThrow(/bad domain/);
     expect(() => site.actions.install.plan({ ...row, sharedPaths: ["../x"] }, ctx())).toThrow(/bad shared path/);
     expect(() => site.actions.install.plan({ ...row, webDirectory: "/etc" }, ctx())).toThrow(/bad web directory/);
+  });
+
+  describe("prune", () => {
+    const D = "/home/brokeforge/deployments/example.com";
+    const d = (id: string, status: string, release: string | null) => ({
+      id,
+      status,
+      release: release ?? `2026120${id.slice(1)}-100000`,
+      releasePath: release === null ? null : `${D}/${release}`,
+    });
+    // The site's deployments, newest first: a queued deploy, successes, a failed one (its
+    // directory went with it) and one pruned before.
+    const children = [
+      d("q8", "pending", "20261208-100000"),
+      d("s7", "success", "20261207-100000"),
+      d("f6", "failed", null),
+      d("s5", "success", "20261205-100000"),
+      d("s4", "success", "20261204-100000"),
+      d("s3", "success", "20261203-100000"),
+      d("s2", "success", "20261202-100000"),
+      d("p1", "success", null),
+      d("s0", "success", "20261200-100000"),
+    ];
+    const pruneCtx = (): PlanContext => ({ ...ctx(), children });
+    const deletes = (...releases: string[]) => [
+      "runuser",
+      "-u",
+      "brokeforge",
+      "--",
+      "sh",
+      "-c",
+      DELETE_UNLESS_LIVE,
+      "sh",
+      "/home/brokeforge/example.com",
+      ...releases.flatMap((r) => [`${D}/${r}`, `${D}/logs/${r}.log`]),
+    ];
+
+    it("deletes the successful releases beyond keepReleases; the live one (after a rollback) and the rollback target stay", () => {
+      // keep 3 of s7, s5, s4, s3, s2, s0: s3 is live, s7 the rollback target (both kept anyway); s2, s0 go.
+      const plan = site.actions.prune!.plan(row, pruneCtx());
+      expect(plan.map((m) => [m.name, m.label])).toEqual([["prune", "Deleting old releases of example.com (keeping 3)"]]);
+      expect(plan[0]!.steps.map((s) => s.argv)).toEqual([deletes("20261202-100000", "20261200-100000")]);
+      // Keeping 1 with the newest live: the rollback target (s5) stays however few are kept.
+      const one = site.actions.prune!.plan({ ...row, keepReleases: 1, activeDeploymentId: "s7" }, pruneCtx());
+      expect(one[0]!.steps.map((s) => s.argv)).toEqual([
+        deletes("20261204-100000", "20261203-100000", "20261202-100000", "20261200-100000"),
+      ]);
+    });
+
+    it("clears the pruned deployments' paths when it succeeded (records kept), nothing when it failed", () => {
+      const at = new Date();
+      expect(site.actions.prune!.effects!({ row, result: "succeeded", startedAt: at, at }, pruneCtx())).toEqual([
+        { table: "deployment", id: "s2", data: { releasePath: null } },
+        { table: "deployment", id: "s0", data: { releasePath: null } },
+      ]);
+      expect(site.actions.prune!.effects!({ row, result: "failed", startedAt: at, at }, pruneCtx())).toEqual([]);
+    });
+
+    it("with nothing beyond the kept releases runs one no-op step; a second run of a prune finds nothing", () => {
+      const plan = site.actions.prune!.plan({ ...row, keepReleases: 14 }, pruneCtx());
+      expect(plan[0]!.steps).toEqual([{ label: "Nothing to delete: no release of example.com is beyond the 14 kept", argv: ["true"] }]);
+      // After the first run's effects: the pruned rows have no path, so they are no candidates.
+      const after = children.map((c) => (c.id === "s2" || c.id === "s0" ? { ...c, releasePath: null } : c));
+      expect(site.actions.prune!.plan(row, { ...ctx(), children: after })[0]!.steps.map((s) => s.argv)).toEqual([["true"]]);
+    });
+
+    it("runs on an active site only, says what it keeps, requires the site's directory, refuses paths outside it", () => {
+      expect(statusesOf(site, "prune")).toMatchObject({ from: ["active"], queued: "updating", during: "updating", success: "active" });
+      expect(site.actions.prune!.title!(row)).toBe("Prune example.com (keep 3 releases)");
+      expect(site.actions.prune!.requires!(row, pruneCtx())).toEqual([
+        {
+          kind: "check",
+          argv: ["sh", "-c", REQUIRE_DIR, "sh", D],
+          message: "The site's directory is not on the server: create the site again",
+        },
+      ]);
+      const hostile = [...children, { ...d("x", "success", null), releasePath: "/etc" }];
+      expect(() => site.actions.prune!.plan(row, { ...ctx(), children: hostile })).toThrow(/bad release path "\/etc"/);
+    });
   });
 });
