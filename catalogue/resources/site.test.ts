@@ -175,7 +175,7 @@ describe("site", () => {
           message: "The site's directory is not on the server: create the site again",
         },
       ]);
-      const hostile = [...children, { ...d("x", "success", null), releasePath: "/etc" }];
+      const hostile = [...children, { ...d("x1", "success", null), releasePath: "/etc" }];
       expect(() => site.actions.prune!.plan(row, { ...ctx(), children: hostile })).toThrow(/bad release path "\/etc"/);
     });
   });
