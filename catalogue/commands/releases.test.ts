@@ -22,6 +22,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { quote, toShell } from "../../activities/ssh/shell";
 import { WRITE_FILE } from "./files";
 import {
+  APPEND_LOG,
   CLONE,
   COMMAND_RESULT,
   DELETE_UNLESS_LIVE,
@@ -30,6 +31,7 @@ import {
   HEALTH_CHECK,
   INSTALL_NGINX_SITE,
   LINK_SHARED,
+  LOGGED,
   RUN_COMMAND,
   SEED_DEPENDENCIES,
   SHOW_TAIL,
@@ -48,6 +50,7 @@ import {
   installNginxSite,
   knownHostsName,
   linkShared,
+  logged,
   placeholderPage,
   reloadPhpFpm,
   removeNginxSite,
@@ -199,6 +202,17 @@ describe("deploy builders", () => {
     expect(() => deployLogPath("example.com", "../x")).toThrow(/sites: bad release/);
   });
 
+  it("copies a deploy step's output into the deploy's log, keyed by the step's place", () => {
+    const step = logged("example.com", "20261203-172859", "activate#2", reloadPhpFpm("8.2"));
+    expect(sh(step)).toBe(
+      `bash -c ${quote(LOGGED)} bash ${quote(APPEND_LOG)} ${D}/logs/20261203-172859.log 'activate#2' 'Reloading php8.2-fpm' systemctl reload php8.2-fpm`,
+    );
+    expect(step.label).toBe("Reloading php8.2-fpm");
+    expect(logged("example.com", "20261203-172859", "clone#3", { label: "x", argv: ["true"], output: "sha" }).output).toBe("sha");
+    expect(() => logged("example.com", "20261203-172859", "clone 1; rm", reloadPhpFpm("8.2"))).toThrow(/sites: bad log key/);
+    expect(() => logged("example.com", "../x", "clone#1", reloadPhpFpm("8.2"))).toThrow(/sites: bad release/);
+  });
+
   it("runs a site command in the live release with its timeout, then shows and reads its result", () => {
     expect(sh(runCommand({ id: "cmd1", domain: "example.com", command: "php artisan about", timeoutSeconds: 60 }))).toBe(
       `${AS} env 'HOME=/home/brokeforge' 'BROKEFORGE_SITE_PATH=/home/brokeforge/example.com' bash -c ${quote(RUN_COMMAND)} bash /home/brokeforge/.brokeforge/commands/cmd1 /home/brokeforge/example.com 60 'php artisan about'`,
@@ -206,6 +220,7 @@ describe("deploy builders", () => {
     const out = showCommandOutput("cmd1", "stderr");
     expect(sh(out)).toBe(`${AS} sh -c ${quote(SHOW_TAIL)} sh /home/brokeforge/.brokeforge/commands/cmd1/stderr 4000`);
     expect(out.output).toBe("stderr");
+    expect(out.quiet).toBe(true); // the run step showed it live already
     expect(sh(commandResult("cmd1", 60))).toBe(`${AS} sh -c ${quote(COMMAND_RESULT)} sh /home/brokeforge/.brokeforge/commands/cmd1 60`);
   });
 });
@@ -279,6 +294,22 @@ function run(snippet: string, ...args: string[]) {
     timeout: 30_000,
   });
 }
+/** As the step runs it on the server: `bash -c` (RUN_COMMAND and LOGGED use bash's job control). */
+function bash(snippet: string, ...args: string[]) {
+  return spawnSync("bash", ["-c", snippet, "bash", ...args], {
+    env: { PATH: `${join(root, "bin")}:/usr/bin:/bin`, HOME: root, NODE_ENV: "test" },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+}
+/** A process still running: a zombie is dead (this machine's PID 1 may never reap it). */
+const alive = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+};
 const p = (...parts: string[]) => join(root, ...parts);
 const dir = (...parts: string[]) => mkdirSync(p(...parts), { recursive: true });
 
@@ -521,11 +552,14 @@ describe("health check", () => {
 });
 
 describe("site command result", () => {
-  it("keeps exit code, both streams and the duration; the result step exits with the code", () => {
+  it("keeps exit code, both streams and the duration, passing the output on as it comes; the result step exits with the code", () => {
     dir("live");
     const d = p("result");
-    const ran = run(RUN_COMMAND, d, p("live"), "10", "pwd; echo oops >&2; exit 3");
+    const ran = bash(RUN_COMMAND, d, p("live"), "10", "pwd; echo oops >&2; exit 3");
     expect(ran.status).toBe(0);
+    // The step's own streams carry the command's (what the live log stores), then the verdict.
+    expect(ran.stdout).toBe(`${p("live")}\nThe command ended with exit code 3\n`);
+    expect(ran.stderr).toBe("oops\n");
     expect(readFileSync(join(d, "rc"), "utf8")).toBe("3\n");
     expect(readFileSync(join(d, "stdout"), "utf8")).toBe(`${p("live")}\n`);
     expect(readFileSync(join(d, "ms"), "utf8").trim()).toMatch(/^\d+$/); // the duration is recorded, in whole milliseconds
@@ -534,6 +568,30 @@ describe("site command result", () => {
     expect(result.status).toBe(3);
     expect(result.stderr).toMatch(/The command exited with 3 after \d+ ms/);
     expect(existsSync(d)).toBe(false);
+  });
+
+  it("ends with the command, stopping what it left running (which would hold the output pipes open)", () => {
+    dir("live");
+    const ran = bash(RUN_COMMAND, p("result"), p("live"), "60", `sleep 300 & echo $! > ${p("bg.pid")}; echo started`);
+    expect(ran.error).toBeUndefined(); // not killed by spawnSync's 30 s timeout: the step ended
+    expect(ran.status).toBe(0);
+    expect(ran.stdout).toBe("started\nThe command ended with exit code 0\n");
+    expect(readFileSync(p("result/stdout"), "utf8")).toBe("started\n");
+    expect(readFileSync(p("result/rc"), "utf8")).toBe("0\n");
+    expect(alive(Number(readFileSync(p("bg.pid"), "utf8")))).toBe(false);
+  });
+
+  it("does not wait for a process that left the command's group and still holds the output", () => {
+    dir("live");
+    const ran = bash(RUN_COMMAND, p("result"), p("live"), "60", `setsid sleep 300 & echo $! > ${p("bg.pid")}; echo started`);
+    try {
+      expect(ran.error).toBeUndefined();
+      expect(ran.status).toBe(0);
+      expect(readFileSync(p("result/stdout"), "utf8")).toBe("started\n");
+      expect(readFileSync(p("result/rc"), "utf8")).toBe("0\n");
+    } finally {
+      process.kill(Number(readFileSync(p("bg.pid"), "utf8")), "SIGKILL");
+    }
   });
 
   it("marks a long output as truncated, keeping its end", () => {
@@ -546,10 +604,54 @@ describe("site command result", () => {
 
   it("stops a command at its timeout", () => {
     dir("live");
-    expect(run(RUN_COMMAND, p("result"), p("live"), "1", "sleep 20").status).toBe(0);
+    expect(bash(RUN_COMMAND, p("result"), p("live"), "1", `sleep 20 & echo $! > ${p("bg.pid")}; sleep 20`).status).toBe(0);
+    expect(alive(Number(readFileSync(p("bg.pid"), "utf8")))).toBe(false); // its children too
     expect(readFileSync(p("result/rc"), "utf8")).toBe("124\n");
     const r = run(COMMAND_RESULT, p("result"), "1");
     expect(r.status).toBe(124);
     expect(r.stderr).toContain("The command timed out after 1 s");
+  });
+});
+
+describe("the deploy log", () => {
+  beforeEach(() => stub("runuser", 'while [ "$1" != -- ]; do shift; done; shift; exec "$@"'));
+  const log = () => p("site/logs/20261203-172859.log");
+  const step = (key: string, label: string, ...argv: string[]) => bash(LOGGED, APPEND_LOG, log(), key, label, ...argv);
+
+  it("appends each step's output under a header, passing both streams and the exit code on; a step run again says so", () => {
+    const first = step("clone#1", "Cloning main", "bash", "-c", "echo out; echo err >&2; exit 3");
+    expect([first.status, first.stdout, first.stderr]).toEqual([3, "out\n", "err\n"]);
+    expect(statSync(log()).mode & 0o777).toBe(0o640);
+    expect(statSync(p("site/logs")).mode & 0o777).toBe(0o750);
+    expect(step("clone#2", "Reading the commit", "echo", "abc123").stdout).toBe("abc123\n");
+    expect(step("clone#1", "Cloning main", "echo", "second run").status).toBe(0);
+    const lines = readFileSync(log(), "utf8").split("\n");
+    const headers = lines.filter((l) => l.startsWith("==> "));
+    expect(headers.map((h) => h.replace(/^==> \[[^\]]+\] /, ""))).toEqual([
+      "Cloning main (clone#1)",
+      "Reading the commit (clone#2)",
+      "Cloning main (clone#1) again: the output of its earlier run is above",
+    ]);
+    expect(headers[0]).toMatch(/^==> \[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\] /);
+    // Each step's lines follow its header (its two streams in either order).
+    expect(lines.slice(1, 3).sort()).toEqual(["err", "out"]);
+    expect(lines.slice(3)).toEqual(["==> " + headers[1]!.slice(4), "abc123", headers[2], "second run", ""]);
+    expect(calls()[0]).toMatch(/^runuser -u brokeforge -- bash -c /); // the copy is the site user's
+  });
+
+  it("ends with the step, stopping what it left running", () => {
+    const r = step("deploy_script#1", "$ php artisan queue:work &", "bash", "-c", `sleep 300 & echo $! > ${p("bg.pid")}; echo started`);
+    expect(r.error).toBeUndefined();
+    expect([r.status, r.stdout]).toEqual([0, "started\n"]);
+    expect(readFileSync(log(), "utf8")).toContain("\nstarted\n");
+    expect(alive(Number(readFileSync(p("bg.pid"), "utf8")))).toBe(false);
+  });
+
+  it("a log that cannot be written costs the log, never the step", () => {
+    dir("site");
+    writeFileSync(p("site/logs"), "a file where the logs dir should be");
+    const r = step("activate#1", "Making it live", "echo", "swapped");
+    expect([r.status, r.stdout]).toEqual([0, "swapped\n"]);
+    expect(r.stderr).toContain("could not write the deploy log");
   });
 });

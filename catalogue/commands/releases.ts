@@ -242,21 +242,89 @@ export const INSTALL_NGINX_SITE = [
   "exit 1",
 ].join("\n");
 
-// $1 where the result goes, $2 the live release, $3 timeout (s), $4 the command. Runs the
-// command with its output in files and ALWAYS exits 0 once it ran: the exit code, stdout and
-// stderr are the result, read by the next steps (a command that fails is not a step that fails).
-// timeout(1) signals its whole process group, so children die with the command.
+// After a command ($pid, started under `set -m`: its own process group, in the run's session, so
+// a cancelled run's stop still reaches it) has ended: whatever it left running (`cmd &`) is
+// stopped, TERM then KILL 2 s later. Left alone it would hold the copies' pipes open and keep the
+// step waiting (and a systemd run kills it when the run ends anyway). Then the copies (group
+// $copies) get 2 s to drain; a pipe still held by something that left the group (its own setsid)
+// does not keep them: they are stopped. Zombies do not count: they are dead, and some
+// containers' PID 1 never reaps them.
+const END_GROUP = [
+  "alive() {",
+  "  g=$1",
+  "  for f in /proc/[0-9]*/stat; do",
+  '    read -r l 2>/dev/null <"$f" || continue',
+  "    set -- ${l##*) }",
+  '    [ "$3" = "$g" ] && [ "$1" != Z ] && return 0',
+  "  done",
+  "  return 1",
+  "}",
+  'if alive "$pid"; then',
+  '  kill -TERM -- "-$pid" 2>/dev/null',
+  '  i=0; while alive "$pid" && [ "$i" -lt 100 ]; do sleep 0.02; i=$((i + 1)); done',
+  '  kill -KILL -- "-$pid" 2>/dev/null',
+  "fi",
+  'i=0; while alive "$copies" && [ "$i" -lt 100 ]; do sleep 0.02; i=$((i + 1)); done',
+  'kill -KILL -- "-$copies" 2>/dev/null',
+  "wait",
+];
+
+// $1 where the result goes, $2 the live release, $3 timeout (s), $4 the command. Runs the command
+// with its stdout and stderr copied as they come (tee) to the step's own (the operation's live
+// log, line by line) and to files the next steps read the row's columns from. ALWAYS exits 0
+// once it ran: the exit code, stdout and stderr are the result, read by the next steps (a
+// command that fails is not a step that fails). timeout(1) signals the command's whole process
+// group, so its children die with it at the timeout; what it leaves running when it ends is
+// stopped too (END_GROUP).
 export const RUN_COMMAND = [
   "umask 077",
-  'rm -rf -- "$1" && mkdir -p -- "$1" || exit 1',
+  'rm -rf -- "$1" && mkdir -p -- "$1" && mkfifo -- "$1/o" "$1/e" || exit 1',
   'cd -- "$2" || exit 1',
+  "set -m",
+  '{ tee -- "$1/stdout" <"$1/o" & tee -- "$1/stderr" <"$1/e" >&2 & wait; } & copies=$!',
   "start=$(date +%s%N)",
-  'timeout --kill-after=10 "$3" bash -c "$4" </dev/null >"$1/stdout" 2>"$1/stderr"',
-  "rc=$?",
+  'timeout --kill-after=10 "$3" bash -c "$4" </dev/null >"$1/o" 2>"$1/e" & pid=$!',
+  "set +m",
+  'wait "$pid"; rc=$?',
   "end=$(date +%s%N)",
+  ...END_GROUP,
+  'rm -f -- "$1/o" "$1/e"',
   'echo "$(( (end - start) / 1000000 ))" > "$1/ms"',
   'echo "$rc" > "$1/rc"',
   'echo "The command ended with exit code $rc"',
+].join("\n");
+
+// As the site user: $1 the deploy log, $2 the step's place in the deploy ("clone#1"), $3 its
+// label; stdin and fd 3 the step's stdout and stderr. A header, then both streams appended to
+// the log as they come and passed on (stdout to stdout, stderr to stderr). A step run again (a
+// retried milestone) appends again, under a header saying so. A log that cannot be written costs
+// the log (one line says so), never the step.
+export const APPEND_LOG = [
+  "umask 027",
+  'log=$1; again=""',
+  'if [ -f "$log" ] && grep -qF -- "($2)" "$log"; then again=" again: the output of its earlier run is above"; fi',
+  'mkdir -p -- "${log%/*}" && printf \'==> [%s] %s (%s)%s\\n\' "$(date -u \'+%F %T UTC\')" "$3" "$2" "$again" >>"$log" ||',
+  '  { echo "brokeforge: could not write the deploy log $log" >&2; log=/dev/null; }',
+  'tee -a -- "$log" <&3 >&2 3<&- &',
+  'tee -a -- "$log" 3<&-',
+  "wait",
+].join("\n");
+
+// $1 APPEND_LOG, $2 the deploy log, $3 the step's place, $4 its label, then the step's argv. The
+// step runs as it would bare (as root; its argv says when as the site user), its output going
+// through APPEND_LOG run as the site user: root never opens a path in the user's home (a link
+// planted there would make root write wherever it points). Exits with the step's exit code.
+export const LOGGED = [
+  "a=$1; log=$2; key=$3; label=$4; shift 4",
+  't=$(mktemp -d) && mkfifo -- "$t/o" "$t/e" || exit 1',
+  "set -m",
+  `runuser -u ${SITE_USER} -- bash -c "$a" bash "$log" "$key" "$label" <"$t/o" 3<"$t/e" & copies=$!`,
+  '"$@" </dev/null >"$t/o" 2>"$t/e" & pid=$!',
+  "set +m",
+  'wait "$pid"; rc=$?',
+  ...END_GROUP,
+  'rm -rf -- "$t"',
+  'exit "$rc"',
 ].join("\n");
 
 // $1 file, $2 bytes. The file's last $2 bytes, after a marker line when it was longer.
@@ -494,6 +562,16 @@ export function healthCheck(opts: { domain: string; path: string; previous: stri
   );
 }
 
+/**
+ * A deploy step whose stdout and stderr are also appended, as they come, to the deploy's log on
+ * the server (deployLogPath), under a header naming `key`: the step's place in the deploy
+ * ("clone#1"), so a step run again is told apart from the first run.
+ */
+export function logged(domain: string, release: string, key: string, s: Step): Step {
+  if (!/^[a-z_]+#\d{1,3}$/.test(key)) throw new Error(`sites: bad log key ${JSON.stringify(key)}`);
+  return { ...s, argv: ["bash", "-c", LOGGED, "bash", APPEND_LOG, deployLogPath(domain, release), key, s.label, ...s.argv] };
+}
+
 /** Deletes release dirs (or the placeholder, or deploy logs) of the site, never the live one; best effort. */
 export function deleteReleases(domain: string, paths: readonly string[], label = "Deleting old releases"): Step {
   const isLog = (p: string) =>
@@ -533,8 +611,13 @@ export function runCommand(opts: { id: string; domain: string; command: string; 
   );
 }
 
+/**
+ * The last COMMAND_OUTPUT_BYTES of one of the command's streams, as the named output the row's
+ * column takes. Quiet: the run step already showed this output live, the log needs it once.
+ */
 export function showCommandOutput(id: string, stream: "stdout" | "stderr"): Step {
   return {
+    quiet: true,
     ...asSiteUser(
       `The command's ${stream}`,
       "sh",

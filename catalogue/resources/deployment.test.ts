@@ -3,8 +3,18 @@
 import { describe, expect, it } from "vitest";
 import type { Deployment } from "../../generated/prisma/browser";
 import { toShell } from "../../activities/ssh/shell";
-import { statusesOf, operationTitle, type MilestoneOutcome, type PlanContext, type ResourceKind } from "../kit";
-import { clone, commitMessage, commitSha, deleteReleases, deployCommand, healthCheck, swap } from "../commands/releases";
+import { statusesOf, operationTitle, type MilestoneOutcome, type PlanContext, type ResourceKind, type Step } from "../kit";
+import {
+  clone,
+  commitMessage,
+  commitSha,
+  deleteReleases,
+  deployCommand,
+  healthCheck,
+  logged,
+  reloadPhpFpm,
+  swap,
+} from "../commands/releases";
 import { deployment, pruneSelection } from "./deployment";
 
 const D = "/home/brokeforge/deployments/example.com";
@@ -41,6 +51,8 @@ const ctx = (over: Partial<typeof site> = {}, siblings = [row, prev]): PlanConte
   siblings,
 });
 const sh = (s: { argv: readonly string[] }) => toShell(s.argv);
+/** A step of this deploy as planned: its output also appended to the deploy's log, keyed by its place. */
+const L = (key: string, s: Step) => sh(logged("example.com", "20261203-172859", key, s));
 const at = new Date("2026-12-03T17:30:00Z");
 const startedAt = new Date("2026-12-03T17:29:00Z");
 const ended = (name: string, state = "failed"): MilestoneOutcome => ({ name, state, exitCode: 1, startedAt, finishedAt: at });
@@ -102,21 +114,26 @@ describe("deploy", () => {
     ]);
     const R = `${D}/20261203-172859`;
     expect(plan[0]!.steps.map(sh)).toEqual([
-      sh(clone("example.com", R, "git@github.com:acme/app.git", "main")),
-      sh(commitSha("example.com", R)),
-      sh(commitMessage("example.com", R)),
+      L("clone#1", clone("example.com", R, "git@github.com:acme/app.git", "main")),
+      L("clone#2", commitSha("example.com", R)),
+      L("clone#3", commitMessage("example.com", R)),
     ]);
+    // The named outputs stay on their steps (the log's copy passes stdout through).
+    expect(plan[0]!.steps.map((x) => x.output)).toEqual([undefined, "commit_sha", "commit_message"]);
     const env = { domain: "example.com", release: "20261203-172859", releasePath: R, commit: "", branch: "main" };
-    expect(plan[2]!.steps.map(sh)).toEqual([sh(deployCommand("composer install \\\n  --no-dev", env)), sh(deployCommand("npm ci", env))]);
-    expect(plan[3]!.steps.map(sh)).toEqual([sh(swap("example.com", R)), "systemctl reload php8.2-fpm"]);
+    expect(plan[2]!.steps.map(sh)).toEqual([
+      L("deploy_script#1", deployCommand("composer install \\\n  --no-dev", env)),
+      L("deploy_script#2", deployCommand("npm ci", env)),
+    ]);
+    expect(plan[3]!.steps.map(sh)).toEqual([L("activate#1", swap("example.com", R)), L("activate#2", reloadPhpFpm("8.2"))]);
     // Nothing old enough to prune: only the placeholder goes.
-    expect(plan[4]!.steps.map(sh)).toEqual([sh(deleteReleases("example.com", [`${D}/placeholder`]))]);
+    expect(plan[4]!.steps.map(sh)).toEqual([L("prune#1", deleteReleases("example.com", [`${D}/placeholder`]))]);
   });
 
   it("gives the deploy script the commit once the clone read it; an empty script is one no-op step", () => {
     const sha = "0123456789abcdef0123456789abcdef01234567";
     const plan = deployment.actions.install.plan({ ...row, commitSha: sha }, ctx({ deployScript: "# nothing\n" }));
-    expect(plan[2]!.steps.map(sh)).toEqual(["true"]);
+    expect(plan[2]!.steps.map(sh)).toEqual([L("deploy_script#1", { label: "The deploy script is empty", argv: ["true"] })]);
     const withScript = deployment.actions.install.plan({ ...row, commitSha: sha }, ctx());
     expect(sh(withScript[2]!.steps[1]!)).toContain(`'BROKEFORGE_COMMIT=${sha}'`);
   });
@@ -126,7 +143,8 @@ describe("deploy", () => {
     expect(plan.map((m) => m.name)).toEqual(["clone", "shared", "deploy_script", "activate", "health_check", "prune"]);
     expect(plan[4]!.attempts).toBe(1);
     expect(plan[4]!.steps.map(sh)).toEqual([
-      sh(
+      L(
+        "health_check#1",
         healthCheck({
           domain: "example.com",
           path: "/up",
@@ -148,7 +166,8 @@ describe("deploy", () => {
     const plan = deployment.actions.install.plan(row, ctx({ activeDeploymentId: "old0" }, siblings));
     // Kept: row + old15…old3 (14), and old0 (the rollback target). Pruned: old2, old1.
     expect(plan.at(-1)!.steps.map(sh)).toEqual([
-      sh(
+      L(
+        "prune#1",
         deleteReleases("example.com", [
           `${D}/20261202-100200`,
           `${D}/logs/20261202-100200.log`,
@@ -180,7 +199,7 @@ describe("deploy", () => {
     // After a failed activate the swap may have happened: the path stays (the cleanup keeps a live release).
     expect(fx([ended("activate")])[0]!.data).not.toHaveProperty("releasePath");
     expect(deployment.actions.install.cleanup!(row, ctx()).map((m) => m.steps.map(sh))).toEqual([
-      [sh(deleteReleases("example.com", [`${D}/20261203-172859`], "x"))],
+      [L("cleanup#1", deleteReleases("example.com", [`${D}/20261203-172859`], "Deleting the release unless it is live"))],
     ]);
   });
 

@@ -18,6 +18,7 @@ import {
   ensureShared,
   healthCheck,
   linkShared,
+  logged,
   placeholderDir,
   reloadPhpFpm,
   seedDependencies,
@@ -29,6 +30,7 @@ import {
   milestone,
   requireCheck,
   step,
+  type Milestone,
   type MilestoneOutcome,
   type Plan,
   type PlanContext,
@@ -41,15 +43,7 @@ export const deploymentInputSchema = z.object({ siteId: z.string().min(1) });
 export type DeploymentRow = Pick<Deployment, "id" | "siteId" | "domain" | "release" | "releasePath" | "branch" | "commitSha" | "status">;
 type SiteFacts = Pick<
   Site,
-  | "id"
-  | "domain"
-  | "repository"
-  | "phpVersion"
-  | "deployScript"
-  | "sharedPaths"
-  | "healthCheckPath"
-  | "activeDeploymentId"
-  | "keepReleases"
+  "id" | "domain" | "repository" | "phpVersion" | "deployScript" | "sharedPaths" | "healthCheckPath" | "activeDeploymentId" | "keepReleases"
 >;
 type Sibling = Pick<Deployment, "id" | "status" | "releasePath" | "release">;
 
@@ -185,16 +179,28 @@ export function deployPlan(row: DeploymentRow, ctx: PlanContext): Plan {
       : []),
     milestone("prune", "Deleting old releases", [deletePruned(row.domain, pruned(row, ctx), [placeholderDir(row.domain)])]),
   ];
-  return plan;
+  return plan.map((m) => withLog(row, m));
+}
+
+/**
+ * Every step of a deploy (and of its cleanup) also appends its output to the deploy's log on the
+ * server (deployLogPath, beside the releases: it outlives a failed release's directory and goes
+ * when the release is pruned), keyed by its place, so a retried milestone's second run is marked.
+ */
+function withLog(row: DeploymentRow, m: Milestone): Milestone {
+  return { ...m, steps: m.steps.map((s, i) => logged(row.domain, row.release, `${m.name}#${i + 1}`, s)) };
 }
 
 /** A failed deploy's release directory goes, unless it is live (a failure after the swap). */
 export function deployCleanup(row: DeploymentRow): Plan {
   if (!row.releasePath) return [];
   return [
-    milestone("cleanup", `Deleting the release ${row.release}`, [
-      deleteReleases(row.domain, [row.releasePath], "Deleting the release unless it is live"),
-    ]),
+    withLog(
+      row,
+      milestone("cleanup", `Deleting the release ${row.release}`, [
+        deleteReleases(row.domain, [row.releasePath], "Deleting the release unless it is live"),
+      ]),
+    ),
   ];
 }
 

@@ -39,6 +39,8 @@ describe("site command", () => {
       sh(showCommandOutput("ccmd1", "stdout")),
       sh(showCommandOutput("ccmd1", "stderr")),
     ]);
+    // The output shows live once: the tails read for the row are kept out of the log.
+    expect(plan[0]!.steps.map((s) => s.quiet ?? false)).toEqual([false, true, true]);
     expect(plan[1]!.steps.map(sh)).toEqual([sh(commandResult("ccmd1", 60))]);
     expect(siteCommand.actions.install.requires!(row, ctx)[0]!.message).toBe("example.com has no live release on the server");
   });

@@ -2,18 +2,20 @@
 // timeout; its exit code, stdout, stderr and duration are kept on the row (the site's command
 // history; "re-run" makes a new row).
 //
-// How the result reaches the row, with the engine's plain mechanisms:
-//  1. "run_command": a fixed wrapper runs the command with its output in files under
-//     ~brokeforge/.brokeforge/commands/<id> and exits 0 whatever the command did; the next two
-//     steps print each stream's last 4000 bytes (a "[truncated: …]" line first when longer),
-//     which the milestone's `sets` store in stdout and stderr;
+// How the output and the result reach the row, with the engine's plain mechanisms:
+//  1. "run_command": a fixed wrapper runs the command with its stdout and stderr copied as they
+//     come to the step's own (so the operation's stored output, OperationOutput, shows them live
+//     in the site page's LogViewer) and to files under ~brokeforge/.brokeforge/commands/<id>; it
+//     exits 0 whatever the command did. What the command leaves running (`cmd &`) is stopped when
+//     it ends (it would hold the copies' pipes open). The next two steps print each stream's last
+//     4000 bytes (a "[truncated: …]" line first when longer), which the milestone's `sets` store
+//     in stdout and stderr; they are quiet (Step.quiet): the log already showed that output;
 //  2. "command_result": exits with the command's exit code (the result dir deleted), so a
 //     command that fails fails the operation with "The command exited with 2 after 315 ms",
 //     or "timed out after 60 s" (124/137, timeout(1)'s codes);
 //  3. effects: exitCode from that milestone's exit code (0 on success), durationMs from the
 //     run milestone's times (the command's time plus the SSH round trip, ~0.2 s).
-// Output shows when the command ends, not while it runs. Both milestones run once (attempts 1):
-// a command is never run again by itself.
+// Both milestones run once (attempts 1): a command is never run again by itself.
 import type { SiteCommand } from "../../generated/prisma/browser";
 import { siteCommandInputSchema } from "../../domain/sites";
 import { files } from "../commands";
