@@ -259,6 +259,53 @@ describe("sites in the browser", () => {
   );
 
   it(
+    "history: the newest 50 deployments, then Older deployments shows the rest; shas link to their commit on GitHub; the deploy script's help names its variables",
+    { timeout: 120_000 },
+    async () => {
+      const { page, serverId, api } = await userWithWebServer("site-older");
+      await page.goto(`${web.url}/servers/${serverId}/sites`);
+      const help = page.getByTestId("deploy-script-help");
+      await help.waitFor();
+      for (const text of ["brokeforge", "its own step", "BROKEFORGE_RELEASE_PATH", "BROKEFORGE_COMMIT", "script in the repository"]) {
+        expect(await help.textContent()).toContain(text);
+      }
+      const created = await api.sites.create({ serverId, domain: "old-history.example.com", phpVersion: "8.2" });
+      await settled(created.id);
+      await e.db.site.update({ where: { id: created.id }, data: { repository: "git@github.com:acme/history.git" } });
+      const sha = (i: number) => i.toString(16).padStart(40, "a");
+      await e.db.deployment.createMany({
+        data: Array.from({ length: 55 }, (_, i) => ({
+          serverId,
+          siteId: created.id,
+          domain: "old-history.example.com",
+          release: `20261101-1${String(i).padStart(5, "0")}`,
+          branch: "main",
+          status: "failed" as const,
+          commitSha: sha(i),
+          createdAt: new Date(Date.UTC(2026, 10, 1, 10, i)),
+        })),
+      });
+      await page.goto(`${web.url}/sites/${created.id}`);
+      await live(page);
+      const rows = page.locator('[aria-label="Deployment history"] > li[data-testid^="deployment-2"]');
+      await expect.poll(() => rows.count()).toBe(50);
+      expect(await page.getByTestId("deployment-20261101-100054").count()).toBe(1); // the newest
+      expect(await page.getByTestId("deployment-20261101-100004").count()).toBe(0);
+      const link = page.getByTestId("deployment-20261101-100054").getByTestId("commit-link");
+      expect(await link.getAttribute("href")).toBe(`https://github.com/acme/history/commit/${sha(54)}`);
+      expect(await link.textContent()).toBe(sha(54).slice(0, 7));
+
+      await page.getByRole("button", { name: "Older deployments" }).click();
+      await page.getByTestId("deployment-20261101-100000").waitFor();
+      expect(await rows.count()).toBe(55);
+      expect(await page.getByRole("button", { name: "Older deployments" }).count()).toBe(0);
+      // An older one's log can be opened like any other.
+      await page.getByTestId("deployment-20261101-100002").getByRole("button", { name: "Log" }).click();
+      await page.getByTestId("deployment-log").getByText("20261101-100002").waitFor();
+    },
+  );
+
+  it(
     "remove: the button stays disabled until the domain is typed; then the site's removal starts and the page goes back to the list",
     { timeout: 120_000 },
     async () => {
