@@ -294,6 +294,12 @@ function DeploymentLog({ deployment }: { deployment: DeploymentRow }) {
     <div className="mt-3 space-y-1" data-testid="deployment-log">
       <p className="text-xs text-slate-500">
         Log of <span className="font-mono">{deployment.release}</span>
+        {detail?.logPath ? (
+          <>
+            {" "}
+            · on the server: <span className="break-all font-mono">{detail.logPath}</span>
+          </>
+        ) : null}
       </p>
       {detail?.operationId ? (
         <LogViewer operationId={detail.operationId} heightPx={320} />
@@ -396,7 +402,8 @@ function Commands({ siteId, initial }: { siteId: string; initial: Loaded["comman
   const trpc = useTRPC();
   const client = useTRPCClient();
   const commands = useQuery(trpc.siteCommands.list.queryOptions({ siteId }, { initialData: initial })).data ?? initial;
-  // The runs started from this page: their output streams live until the command ends.
+  // A running command's output streams live until it ends (whoever started it: the list carries
+  // each command's operation); runs started here show at once, before the list is refetched.
   const [started, setStarted] = useState<Record<string, string>>({});
   const track = (run: { id: string; operationId: string }) => setStarted((s) => ({ ...s, [run.id]: run.operationId }));
   const form = useApiForm(siteCommandInputSchema, async (input) => track(await client.siteCommands.run.mutate(input)));
@@ -450,8 +457,8 @@ function Commands({ siteId, initial }: { siteId: string; initial: Loaded["comman
                   </button>
                 </span>
               </div>
-              {started[c.id] && (c.status === "pending" || c.status === "installing") ? (
-                <LogViewer operationId={started[c.id]!} heightPx={200} />
+              {(c.status === "pending" || c.status === "installing") && (c.operationId ?? started[c.id]) ? (
+                <LogViewer operationId={(c.operationId ?? started[c.id])!} heightPx={200} />
               ) : null}
               {c.stdout ? (
                 <pre className="max-h-60 overflow-auto whitespace-pre-wrap rounded bg-slate-900 p-2 text-xs text-slate-100">{c.stdout}</pre>

@@ -11,6 +11,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { operationTitle, type ResourceKind } from "../../catalogue/kit";
 import { sitePruneSelection } from "../../catalogue/resources/deployment";
+import { deployLogPath } from "../../catalogue/commands/releases";
 import { envSecretName } from "../../catalogue/resources/site";
 import { decryptSecret, encryptSecret, sha256 } from "../../core/crypto";
 import { db } from "../../core/db";
@@ -518,7 +519,10 @@ export const deploymentsRouter = router({
       select: { id: true, action: true, state: true, createdAt: true, startedAt: true, finishedAt: true },
     });
     const operationId = operations.find((o) => o.action === "install")?.id ?? null;
-    return { ...deployment, operationId, operations };
+    // The whole log on the server, until the release is pruned (a failed deploy's stays) or the site removed.
+    const pruned = deployment.status === "success" && !deployment.releasePath;
+    const logPath = deployment.siteId && !pruned ? deployLogPath(deployment.domain, deployment.release) : null;
+    return { ...deployment, operationId, operations, logPath };
   }),
 
   /** Makes this release the live one again: a successful deploy whose directory still exists, not the active one. */
@@ -568,11 +572,18 @@ export const siteCommandsRouter = router({
   /** The site's command history, newest first. */
   list: protectedProcedure.input(z.object({ siteId: z.string().min(1).max(64) })).query(async ({ ctx, input }) => {
     const site = await ownedSite(ctx.user.id, input.siteId);
-    return db().siteCommand.findMany({
+    const commands = await db().siteCommand.findMany({
       where: { siteId: site.id },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       take: COMMAND_HISTORY,
     });
+    // Each command's run (its output, live while it runs: the page's LogViewer follows it).
+    const runs = await db().operation.findMany({
+      where: { resourceType: siteCommandKind().type, action: "install", resourceId: { in: commands.map((c) => c.id) } },
+      select: { id: true, resourceId: true },
+    });
+    const operationOf = new Map(runs.map((o) => [o.resourceId, o.id]));
+    return commands.map((c) => ({ ...c, operationId: operationOf.get(c.id) ?? null }));
   }),
 
   /** Runs a command of the history again (a new entry). */
