@@ -377,6 +377,86 @@ describe("sites and zero-downtime deploys on a real Debian 12 server", () => {
     expect(history.map((h) => h.id).slice(0, 3)).toEqual([ok.id, again.id, failing.id]);
   });
 
+  it("a site command's output is stored line by line while it runs; one leaving a process behind ends at once; the timeout still kills", async () => {
+    const settled = (id: string, timeoutMs = DEPLOY_TIMEOUT_MS) =>
+      eventually(async () => {
+        const c = await e.db.siteCommand.findUniqueOrThrow({ where: { id } });
+        return c.status === "success" || c.status === "failed" ? c : null;
+      }, timeoutMs);
+    const stored = (operationId: string, stream = "stdout") =>
+      e.db.operationOutput.findMany({ where: { operationId, stream }, orderBy: { id: "asc" } }).then((r) => r.map((l) => l.text));
+
+    // "one" is in OperationOutput (what the page's LogViewer streams) while the command still runs.
+    const live = await e.api.siteCommands.run({ siteId, command: "echo one; sleep 6; echo two >&2; echo three", timeoutSeconds: 60 });
+    await eventually(async () => (await stored(live.operationId)).includes("one"), 30_000);
+    const during = await e.db.siteCommand.findUniqueOrThrow({ where: { id: live.id } });
+    expect(during.status).toBe("installing");
+    expect(await stored(live.operationId)).not.toContain("three");
+    const done = await settled(live.id);
+    expect([done.status, done.exitCode, done.stdout, done.stderr]).toEqual(["success", 0, "one\nthree", "two"]);
+    // Each line once: the tails read for the row are not stored again.
+    expect((await stored(live.operationId)).filter((t) => t === "one" || t === "three")).toEqual(["one", "three"]);
+    expect(await stored(live.operationId, "stderr")).toEqual(["two"]);
+
+    // A background process holding the output open does not keep the command (timeout 600 s) going.
+    const bg = await e.api.siteCommands.run({ siteId, command: "sleep 300 & echo started", timeoutSeconds: 600 });
+    const ended = await settled(bg.id, 120_000);
+    expect([ended.status, ended.exitCode, ended.stdout]).toEqual(["success", 0, "started"]);
+    expect((await server.exec("pgrep -u brokeforge -x sleep")).stdout).toBe(""); // stopped with the command
+
+    // The timeout kills the command, and its children, with timeout(1)'s exit code.
+    const slow = await e.api.siteCommands.run({ siteId, command: "echo before; sleep 30 & sleep 30", timeoutSeconds: 2 });
+    const killed = await settled(slow.id, 120_000);
+    expect([killed.status, killed.exitCode, killed.stdout]).toEqual(["failed", 124, "before"]);
+    expect(killed.errorLog).toContain("The command timed out after 2 s");
+    expect((await server.exec("pgrep -u brokeforge -x sleep")).stdout).toBe("");
+  });
+
+  it("keeps each deploy's whole log on the server beside the releases: a failed deploy's too, a pruned release's goes", async () => {
+    const logOf = (release: string) => `/home/brokeforge/deployments/${DOMAIN}/logs/${release}.log`;
+    const lines = async (operationId: string) =>
+      (await e.db.operationOutput.findMany({ where: { operationId, stream: { in: ["stdout", "stderr"] } } })).map((l) => l.text);
+    const deployOperation = async (id: string) => (await e.api.deployments.byId({ id })).operationId!;
+
+    // A failed deploy: its release directory is gone, its log stays, with the script's output and the cleanup.
+    // (the deploy whose script was "echo building\nexit 3")
+    const failed = await e.db.deployment.findFirstOrThrow({
+      where: { siteId, status: "failed", rolledBack: false, errorLog: { contains: "$ exit 3" } },
+    });
+    expect(failed.releasePath).toBeNull();
+    expect((await e.api.deployments.byId({ id: failed.id })).logPath).toBe(logOf(failed.release));
+    expect((await server.sh(`stat -c '%U %a' ${logOf(failed.release)}`)).trim()).toBe("brokeforge 640");
+    const failedLog = (await server.sh(`cat ${logOf(failed.release)}`)).split("\n");
+    expect(failedLog.filter((l) => l.startsWith("==> ")).map((l) => l.replace(/^==> \[[^\]]+\] /, ""))).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^Cloning main of .* \(clone#1\)$/),
+        "$ echo building (deploy_script#1)",
+        "$ exit 3 (deploy_script#2)",
+        "Deleting the release unless it is live (cleanup#1)",
+      ]),
+    );
+    // Every line the deploy's live log stored is in the file.
+    for (const text of await lines(await deployOperation(failed.id))) expect(failedLog).toContain(text);
+    expect(failedLog).toContain("building");
+
+    // A successful deploy: its log from the clone to the prune.
+    const good = await e.db.deployment.findFirstOrThrow({
+      where: { siteId, status: "success", releasePath: { not: null } },
+      orderBy: { createdAt: "desc" },
+    });
+    const goodLog = (await server.sh(`cat ${logOf(good.release)}`)).split("\n");
+    for (const text of await lines(await deployOperation(good.id))) expect(goodLog).toContain(text);
+    expect(goodLog.some((l) => / Making \S+ live \(activate#1\)$/.test(l))).toBe(true);
+    expect(goodLog.some((l) => l.endsWith("(prune#1)"))).toBe(true);
+
+    // Pruned releases' logs went with their directories.
+    const pruned = await e.db.deployment.findMany({ where: { siteId, status: "success", releasePath: null } });
+    expect(pruned.length).toBeGreaterThan(0);
+    const left = await server.exec(pruned.map((d) => `test -e ${logOf(d.release)} && echo ${d.release}`).join("; ") + "; true");
+    expect(left.stdout).toBe("");
+    expect((await e.api.deployments.byId({ id: pruned[0]!.id })).logPath).toBeNull();
+  });
+
   it("removes the site (typed domain): server block and files gone, nginx still valid, deployments kept for audit", async () => {
     const deployments = await e.db.deployment.count({ where: { siteId } });
     await expect(e.api.sites.remove({ id: siteId, confirmDomain: "not-the-domain.test" })).rejects.toThrow(/Type app\.brokeforge\.test/);
