@@ -206,6 +206,8 @@ describe("ownership", () => {
       ["sites.update", () => other.api.sites.update({ id, branch: "evil" })],
       ["sites.deploy", () => other.api.sites.deploy({ id })],
       ["sites.remove", () => other.api.sites.remove({ id, confirmDomain: site.domain })],
+      ["sites.prune", () => other.api.sites.prune({ id, keep: 1 })],
+      ["deployments.prunable", () => other.api.deployments.prunable({ siteId: id })],
       ["sites.regenerateDeployToken", () => other.api.sites.regenerateDeployToken({ id })],
       ["sites.setWebhookSecret", () => other.api.sites.setWebhookSecret({ id, secret: null })],
       ["sites.create", () => other.api.sites.create({ serverId, domain: "mine.example.com", phpVersion: "8.2" })],
@@ -219,7 +221,8 @@ describe("ownership", () => {
     expect(await other.api.sites.all()).toEqual([]);
     // Nothing changed, nothing queued by them.
     expect(await e.db.operation.count({ where: { serverId, userId: other.user.id } })).toBe(0);
-    expect((await e.db.site.findUniqueOrThrow({ where: { id } })).branch).toBe("main");
+    const after = await e.db.site.findUniqueOrThrow({ where: { id } });
+    expect([after.branch, after.keepReleases]).toEqual(["main", 14]);
   });
 });
 
@@ -346,6 +349,108 @@ describe("rollback", () => {
       title: `Roll back ${site.domain} to 20261201-100000`,
     });
     expect((await e.db.deployment.findUniqueOrThrow({ where: { id: old.id } })).status).toBe("updating");
+  });
+});
+
+describe("prune", () => {
+  /** Successful releases 1…n on disk (n the newest and live), and one failed deploy among them. */
+  async function deployed(n: number) {
+    const serverId = await webServer("prune");
+    const site = await newSite(serverId, { repository: REPO });
+    await e.db.deployment.deleteMany({ where: { siteId: site.id } });
+    await installed(site.id);
+    const made = [];
+    for (let i = 1; i <= n; i++) {
+      const release = `20261201-1000${String(i).padStart(2, "0")}`;
+      made.push(
+        await e.db.deployment.create({
+          data: {
+            serverId,
+            siteId: site.id,
+            domain: site.domain,
+            release,
+            branch: "main",
+            status: "success",
+            releasePath: `/home/brokeforge/deployments/${site.domain}/${release}`,
+            createdAt: new Date(Date.UTC(2026, 11, 1, 10, 0, i)),
+          },
+        }),
+      );
+    }
+    await e.db.deployment.create({
+      data: { serverId, siteId: site.id, domain: site.domain, release: "20261201-110000", branch: "main", status: "failed" },
+    });
+    await e.db.site.update({ where: { id: site.id }, data: { activeDeploymentId: made.at(-1)!.id } });
+    return { serverId, site, made };
+  }
+
+  it("queues one prune on the site's server; keep becomes the site's retention, and the dry run lists by it", async () => {
+    const { serverId, site, made } = await deployed(6);
+    // The dry run without keep: the site's own retention (14): nothing beyond it.
+    expect((await e.api.deployments.prunable({ siteId: site.id }))[0]).toMatchObject({ keep: 14, releases: [] });
+
+    const started = await e.api.sites.prune({ id: site.id, keep: 2 });
+    const ops = await e.db.operation.findMany({ where: { serverId, resourceId: site.id, action: "prune" } });
+    expect(ops.map((o) => [o.id, o.kind, o.state, o.title])).toEqual([
+      [started.operationId, "site.prune", "queued", `Prune ${site.domain} (keep 2 releases)`],
+    ]);
+    const after = await e.db.site.findUniqueOrThrow({ where: { id: site.id } });
+    expect([after.keepReleases, after.status]).toEqual([2, "updating"]);
+    // What it will delete, by the saved setting: 6 and 5 kept (6 live, 5 the rollback target); 4…1 go.
+    const listed = await e.api.deployments.prunable({ siteId: site.id });
+    expect(listed.map((s) => [s.keep, s.releases.map((r) => r.id)])).toEqual([
+      [
+        2,
+        made
+          .slice(0, 4)
+          .reverse()
+          .map((d) => d.id),
+      ],
+    ]);
+    // Nothing is deleted by queueing it: the rows keep their paths until the operation succeeds.
+    expect(await e.db.deployment.count({ where: { siteId: site.id, status: "success", releasePath: null } })).toBe(0);
+
+    // Busy (its prune is queued): a second one is refused, and its keep does not land.
+    expect(await refusal(e.api.sites.prune({ id: site.id, keep: 5 }))).toMatchObject({ code: "CONFLICT" });
+    expect((await e.db.site.findUniqueOrThrow({ where: { id: site.id } })).keepReleases).toBe(2);
+    expect(await e.db.operation.count({ where: { resourceId: site.id, action: "prune" } })).toBe(1);
+  });
+
+  it("without keep uses the site's setting; a bad keep is refused on its field and nothing is queued", async () => {
+    const { serverId, site } = await deployed(3);
+    for (const keep of [0, 101, 2.5]) {
+      expect(await refusal(e.api.sites.prune({ id: site.id, keep }))).toMatchObject({
+        code: "BAD_REQUEST",
+        fieldErrors: { keep: "Releases to keep must be a whole number from 1 to 100" },
+      });
+    }
+    // The same rule in the settings form's field.
+    expect(await refusal(e.api.sites.update({ id: site.id, keepReleases: 0 }))).toMatchObject({
+      code: "BAD_REQUEST",
+      fieldErrors: { keepReleases: "Releases to keep must be a whole number from 1 to 100" },
+    });
+    expect(await e.db.operation.count({ where: { serverId, resourceId: site.id, action: { in: ["prune", "update"] } } })).toBe(0);
+    const started = await e.api.sites.prune({ id: site.id });
+    expect(await e.db.operation.findUniqueOrThrow({ where: { id: started.operationId } })).toMatchObject({
+      title: `Prune ${site.domain} (keep 14 releases)`,
+    });
+    expect((await e.db.site.findUniqueOrThrow({ where: { id: site.id } })).keepReleases).toBe(14);
+  });
+
+  it("the settings save keepReleases (the form's text too); a new site starts with 14", async () => {
+    const serverId = await webServer("keep-settings");
+    const site = await newSite(serverId, { repository: REPO });
+    expect(site.keepReleases).toBe(14);
+    await installed(site.id);
+    await e.api.sites.update({ id: site.id, keepReleases: 30 });
+    expect((await e.db.site.findUniqueOrThrow({ where: { id: site.id } })).keepReleases).toBe(30);
+    const typed = await e.api.sites.create({
+      serverId,
+      domain: "typed.example.com",
+      phpVersion: "8.2",
+      keepReleases: "5" as unknown as number,
+    });
+    expect(typed.keepReleases).toBe(5);
   });
 });
 
@@ -516,7 +621,7 @@ describe("the ops CLI", () => {
     });
   }
 
-  it("deployments:prune --dry-run lists what retention would delete and deletes nothing; deploy --site-id queues a cli deploy", async () => {
+  it("deployments:prune --dry-run lists what retention would delete and deletes nothing; without it queues a prune; deploy --site-id queues a cli deploy", async () => {
     const serverId = await webServer("cli");
     const site = await newSite(serverId, { repository: REPO });
     await e.db.deployment.deleteMany({ where: { siteId: site.id } });
@@ -559,12 +664,26 @@ describe("the ops CLI", () => {
     expect(text.stdout).toContain("dry run: nothing was deleted (2 release(s) would go)");
     expect(await e.db.deployment.count({ where: { siteId: site.id, releasePath: null, status: "success" } })).toBe(0);
     const opsBefore = await e.db.operation.count({ where: { serverId } });
-    // Without --dry-run: said plainly that it is not there yet (each deploy prunes its site).
-    const real = await cli(["deployments:prune", "--keep=2", `--site-id=${site.id}`], token);
-    expect(real.code).toBe(1);
-    expect(real.stderr).toContain("pruning without --dry-run is not available yet");
     expect((await cli(["deployments:prune", "--keep=0", "--dry-run"], token)).code).toBe(2);
+    expect((await cli(["deployments:prune", "--keep=101"], token)).code).toBe(2);
     expect(await e.db.operation.count({ where: { serverId } })).toBe(opsBefore);
+
+    // The real run: one prune queued for the site, its operation printed; --keep saved as the
+    // site's retention. Nothing is deleted before the operation runs (no worker here).
+    const real = await cli(["deployments:prune", "--keep=2", `--site-id=${site.id}`, "--json"], token);
+    expect([real.code, real.stderr]).toEqual([0, ""]);
+    const queued = JSON.parse(real.stdout) as { dryRun: boolean; sites: Array<{ domain: string; keep: number; operationId: string }> };
+    const op = await e.db.operation.findFirstOrThrow({ where: { serverId, resourceId: site.id, action: "prune" } });
+    expect(queued).toMatchObject({ dryRun: false, sites: [{ domain: site.domain, keep: 2, operationId: op.id }] });
+    expect(op.state).toBe("queued");
+    expect((await e.db.site.findUniqueOrThrow({ where: { id: site.id } })).keepReleases).toBe(2);
+    expect(await e.db.deployment.count({ where: { siteId: site.id, releasePath: null, status: "success" } })).toBe(0);
+    // Again while it is queued: the site is busy, said so, exit 1, nothing more queued.
+    const again = await cli(["deployments:prune", `--site-id=${site.id}`], token);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toContain(`${site.domain}  2     2         not queued: Can't prune while it is updating (only when active)`);
+    expect(await e.db.operation.count({ where: { serverId, action: "prune" } })).toBe(1);
+    await e.db.site.update({ where: { id: site.id }, data: { status: "active" } });
 
     const deployed = await cli(["deploy", `--site-id=${site.id}`, "--json"], token);
     expect(deployed.code).toBe(0);
