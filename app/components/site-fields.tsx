@@ -3,7 +3,7 @@
 // installed on the server.
 import type { FieldErrors } from "../../domain/schemas";
 import { DEPLOY_SCRIPT_VARIABLES } from "../../domain/deploy-script";
-import { DEFAULT_DEPLOY_SCRIPT, DEFAULT_SHARED_PATHS } from "../../domain/sites";
+import { DEFAULT_DEPLOY_SCRIPT, DEFAULT_SHARED_PATHS, KEEP_RELEASES, MAX_KEEP_RELEASES } from "../../domain/sites";
 import { Select } from "./select";
 import { Field } from "./ui";
 
@@ -27,6 +27,7 @@ export interface SiteDefaults {
   deployScript?: string;
   sharedPaths?: readonly string[];
   healthCheckPath?: string | null;
+  keepReleases?: number;
 }
 
 /** The PHP versions installed on a server (its active php package rows), newest first. */
@@ -85,6 +86,14 @@ export function SiteFields({
         defaultValue={defaults.healthCheckPath ?? ""}
         error={e.healthCheckPath}
         hint="e.g. /up: requested after each swap; an error puts the previous release back (optional)."
+      />
+      <Field
+        label="Releases to keep"
+        name="keepReleases"
+        type="number"
+        defaultValue={defaults.keepReleases ?? KEEP_RELEASES}
+        error={e.keepReleases}
+        hint={`Successful releases kept on the server (1–${MAX_KEEP_RELEASES}); older ones are deleted after each deploy. The live release and the one a rollback would go to are always kept.`}
       />
       <div className="space-y-1 sm:col-span-2">
         <label htmlFor="field-deployScript" className="block text-sm font-medium text-slate-700">

@@ -499,10 +499,16 @@ function Settings({ view }: { view: SiteView }) {
           {site.repository ? `${site.repository} (${site.branch})` : "No repository"}
           {site.healthCheckPath ? ` · health check ${site.healthCheckPath}` : ""}
         </span>
+        <span className="text-xs text-slate-500" data-testid="keep-releases">
+          keeps {site.keepReleases} releases
+        </span>
         {!open ? (
-          <button type="button" className={`${smallButton} ml-auto`} onClick={() => (setOpen(true), setSaved(false))}>
-            Edit settings
-          </button>
+          <div className="ml-auto flex gap-2">
+            <PruneNow siteId={site.id} status={site.status} />
+            <button type="button" className={smallButton} onClick={() => (setOpen(true), setSaved(false))}>
+              Edit settings
+            </button>
+          </div>
         ) : null}
       </div>
       {saved ? (
@@ -539,6 +545,27 @@ function Settings({ view }: { view: SiteView }) {
         </form>
       ) : null}
     </section>
+  );
+}
+
+/** Deletes the releases beyond the site's retention now (the site's prune, on the server's queue); each deploy does it too. */
+function PruneNow({ siteId, status }: { siteId: string; status: string }) {
+  const client = useTRPCClient();
+  const prune = useApiAction();
+  if (status !== "active") return null;
+  return (
+    <>
+      <FormError message={prune.error} />
+      <button
+        type="button"
+        className={smallButton}
+        disabled={prune.pending}
+        title="Delete the old releases beyond the ones this site keeps"
+        onClick={() => void prune.run(() => client.sites.prune.mutate({ id: siteId }))}
+      >
+        Prune now
+      </button>
+    </>
   );
 }
 
