@@ -127,6 +127,10 @@ function Deployments({ view }: { view: SiteView }) {
   const deploying = deployments.some(isDeploying);
   const shown =
     deployments.find((d) => d.id === selected) ?? (olderSelected?.id === selected ? olderSelected : null) ?? deployments[0] ?? null;
+  const select = (d: DeploymentRow) => {
+    setSelected(d.id);
+    setOlderSelected(deployments.some((x) => x.id === d.id) ? null : d);
+  };
   const item = (d: DeploymentRow) => (
     <DeploymentItem
       key={d.id}
@@ -134,14 +138,9 @@ function Deployments({ view }: { view: SiteView }) {
       repository={site.repository}
       active={active?.id === d.id}
       selected={shown?.id === d.id}
-      onShowLog={() => {
-        setSelected(d.id);
-        setOlderSelected(deployments.some((x) => x.id === d.id) ? null : d);
-      }}
+      onShowLog={() => select(d)}
       rollback={
-        candidates.has(d.id)
-          ? () => void rollback.run(() => client.deployments.rollback.mutate({ id: d.id }).then(() => setSelected(d.id)))
-          : null
+        candidates.has(d.id) ? () => void rollback.run(() => client.deployments.rollback.mutate({ id: d.id }).then(() => select(d))) : null
       }
       busy={rollback.pending}
     />

@@ -4,7 +4,8 @@
 // the server's list and on the dashboard, its page with the deploy hook URL and the .env only
 // after "Edit .env", saving the .env; the Roll back buttons on exactly the rollback candidates
 // (deployment rows written straight to the database, the page following them live); removal
-// only with the domain typed. (A real deploy in a browser runs against a Debian container in
+// only with the domain typed; the history's "Older deployments" pages and commit links to
+// GitHub. (A real deploy in a browser runs against a Debian container in
 // the debian tier; the peer's stub tools cannot build a release.)
 import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -301,7 +302,7 @@ describe("sites in the browser", () => {
       expect(await page.getByRole("button", { name: "Older deployments" }).count()).toBe(0);
       // An older one's log can be opened like any other.
       await page.getByTestId("deployment-20261101-100002").getByRole("button", { name: "Log" }).click();
-      await page.getByTestId("deployment-log").getByText("20261101-100002").waitFor();
+      await expect.poll(() => page.getByTestId("deployment-log").locator("p").first().textContent()).toBe("Log of 20261101-100002");
     },
   );
 
