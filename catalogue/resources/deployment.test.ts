@@ -42,6 +42,7 @@ const site = {
   sharedPaths: ["storage", ".env"],
   healthCheckPath: null as string | null,
   activeDeploymentId: "d-prev" as string | null,
+  keepReleases: 14,
 };
 const row = deploy("d-new", "20261203-172859", "updating");
 const prev = deploy("d-prev", "20261203-100000");
@@ -187,6 +188,16 @@ describe("deploy", () => {
       { table: "deployment", id: "old2", data: { releasePath: null } },
       { table: "deployment", id: "old1", data: { releasePath: null } },
     ]);
+  });
+
+  it("prunes by the site's own keepReleases", () => {
+    const old = Array.from({ length: 16 }, (_, i) => deploy(`old${i}`, `20261202-${String(100000 + i * 100).padStart(6, "0")}`)).reverse();
+    const effects = deployment.actions.install.effects!(
+      { row, result: "succeeded", startedAt, at },
+      ctx({ activeDeploymentId: "old0", keepReleases: 12 }, [row, ...old]),
+    );
+    // Kept: row + old15…old5 (12), and old0 (the rollback target). Pruned: old4…old1.
+    expect(effects.filter((u) => u.data.releasePath === null).map((u) => u.id)).toEqual(["old4", "old3", "old2", "old1"]);
   });
 
   it("on failure: the release dir is gone (cleanup), rolled back only when the health check failed", () => {
