@@ -326,4 +326,61 @@ describe("sites in the browser", () => {
       await eventually(async () => (await e.db.operation.count({ where: { resourceId: created.id, action: "remove" } })) === 1);
     },
   );
+  it(
+    "commands: a command running (started elsewhere: the CLI, another tab) shows its output live in the history, then its result; a deployment shows its log file's path",
+    { timeout: 120_000 },
+    async () => {
+      const { page, serverId, api } = await userWithWebServer("site-command-live");
+      const { writeLines } = await import("../../activities/output");
+      const site = await settled((await api.sites.create({ serverId, domain: "cmd.example.com", phpVersion: "8.2" })).id);
+      const command = await e.db.siteCommand.create({
+        data: { serverId, siteId: site.id, command: "php artisan migrate", timeoutSeconds: 60, status: "installing" },
+      });
+      // Its operation and first line, as the engine writes them (writeLines also NOTIFYs readers).
+      const op = await e.db.operation.create({
+        data: {
+          serverId,
+          kind: "site_command.install",
+          title: "Run",
+          resourceType: "site_command",
+          resourceId: command.id,
+          action: "install",
+          state: "running",
+        },
+      });
+      const line = (n: number, text: string) => ({ operationId: op.id, step: 1, run: 1, stream: "stdout" as const, line: n, text });
+      await writeLines(op.id, serverId, [line(1, "Migrating: 2026_01_01_create_users")]);
+
+      await page.goto(`${web.url}/sites/${site.id}`);
+      const item = page.getByTestId("site-command").first();
+      await item.locator('[data-testid="log-viewer"][data-lines="1"]').waitFor();
+      await item.getByText("Migrating: 2026_01_01_create_users").waitFor();
+      // A line printed now reaches the open page.
+      await writeLines(op.id, serverId, [line(2, "Migrated: 2026_01_01_create_users")]);
+      await item.locator('[data-testid="log-viewer"][data-lines="2"]').waitFor();
+
+      // It ends: the history shows its result instead of the live log.
+      await e.db.operation.update({ where: { id: op.id }, data: { state: "succeeded", finishedAt: new Date() } });
+      await e.db.siteCommand.update({
+        where: { id: command.id },
+        data: { status: "success", exitCode: 0, durationMs: 1200, stdout: "Migrated: 2026_01_01_create_users" },
+      });
+      await item.locator("pre", { hasText: "Migrated: 2026_01_01_create_users" }).waitFor();
+      await expect.poll(() => item.getByTestId("log-viewer").count()).toBe(0);
+
+      // The deployment's log names its file on the server.
+      await e.db.deployment.create({
+        data: {
+          serverId,
+          siteId: site.id,
+          domain: "cmd.example.com",
+          release: "20261203-130000",
+          releasePath: "/home/brokeforge/deployments/cmd.example.com/20261203-130000",
+          branch: "main",
+          status: "failed",
+        },
+      });
+      await page.getByTestId("deployment-log").getByText("/home/brokeforge/deployments/cmd.example.com/logs/20261203-130000.log").waitFor();
+    },
+  );
 });
