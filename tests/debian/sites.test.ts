@@ -345,6 +345,42 @@ describe("sites and zero-downtime deploys on a real Debian 12 server", () => {
     30 * 60_000,
   );
 
+  it("sites.prune({ keep: 3 }) after a rollback: the newest 3 and the live release stay, the rest go, their rows keep their records without a path; twice is harmless", async () => {
+    const onDisk = () =>
+      e.db.deployment.findMany({ where: { siteId, status: "success", releasePath: { not: null } }, orderBy: { createdAt: "desc" } });
+    const before = await onDisk();
+    // Live: an older release (the 6th newest) after a rollback, so the live one is not among the newest 3.
+    const live = before[5]!;
+    await e.api.deployments.rollback({ id: live.id });
+    await until(() => e.db.deployment.findUnique({ where: { id: live.id } }), "success", DEPLOY_TIMEOUT_MS);
+    expect(await liveTarget()).toBe(live.releasePath);
+    const settled = async (operationId: string) => {
+      const op = await eventually(async () => {
+        const o = await e.db.operation.findUniqueOrThrow({ where: { id: operationId } });
+        return o.state === "succeeded" || o.state === "failed" ? o : null;
+      }, DEPLOY_TIMEOUT_MS);
+      expect([op.state, op.errorLog]).toEqual(["succeeded", null]);
+    };
+
+    await settled((await e.api.sites.prune({ id: siteId, keep: 3 })).operationId);
+    // Kept: the newest 3 (the newest is the rollback target) and the live one; failed deploys never counted.
+    const kept = [...before.slice(0, 3), live].map((d) => d.release).sort();
+    expect((await releaseDirs()).sort()).toEqual(kept);
+    expect((await onDisk()).map((d) => d.release).sort()).toEqual(kept);
+    const gone = before.filter((d) => !kept.includes(d.release));
+    const rows = await e.db.deployment.findMany({ where: { id: { in: gone.map((d) => d.id) } } });
+    expect(rows.map((d) => [d.status, d.releasePath])).toEqual(gone.map(() => ["success", null]));
+    const site = await e.db.site.findUniqueOrThrow({ where: { id: siteId } });
+    expect([site.keepReleases, site.status, site.activeDeploymentId]).toEqual([3, "active", live.id]);
+    expect(await liveTarget()).toBe(live.releasePath);
+    expect(await visit()).toMatchObject({ status: 200, body: expect.stringContaining("release=2") });
+
+    // Again (the site's own setting now): nothing beyond it, nothing deleted.
+    await settled((await e.api.sites.prune({ id: siteId })).operationId);
+    expect((await releaseDirs()).sort()).toEqual(kept);
+    expect(await visit()).toMatchObject({ status: 200, body: expect.stringContaining("release=2") });
+  });
+
   it("runs a command in the live release as the site user: output, exit code and duration kept; re-run from history", async () => {
     const settled = (id: string) =>
       eventually(async () => {
