@@ -245,10 +245,11 @@ export const INSTALL_NGINX_SITE = [
 // After a command ($pid, started under `set -m`: its own process group, in the run's session, so
 // a cancelled run's stop still reaches it) has ended: whatever it left running (`cmd &`) is
 // stopped, TERM then KILL 2 s later. Left alone it would hold the copies' pipes open and keep the
-// step waiting (and a systemd run kills it when the run ends anyway). Then the copies (group
-// $copies) get 2 s to drain; a pipe still held by something that left the group (its own setsid)
-// does not keep them: they are stopped. Zombies do not count: they are dead, and some
-// containers' PID 1 never reaps them.
+// step waiting (and a systemd run kills it when the run ends anyway). Zombies do not count: they
+// are dead, and some containers' PID 1 never reaps them; the /proc scan that tells them apart
+// runs only when the group is not empty (kill -0), which after most commands it is. Then the
+// copies (group $copies, whose leader is this shell's child) get 2 s to drain; a pipe still held
+// by something that left the group (its own setsid) does not keep them: they are stopped.
 const END_GROUP = [
   "alive() {",
   "  g=$1",
@@ -259,12 +260,12 @@ const END_GROUP = [
   "  done",
   "  return 1",
   "}",
-  'if alive "$pid"; then',
+  'if kill -0 -- "-$pid" 2>/dev/null && alive "$pid"; then',
   '  kill -TERM -- "-$pid" 2>/dev/null',
   '  i=0; while alive "$pid" && [ "$i" -lt 100 ]; do sleep 0.02; i=$((i + 1)); done',
   '  kill -KILL -- "-$pid" 2>/dev/null',
   "fi",
-  'i=0; while alive "$copies" && [ "$i" -lt 100 ]; do sleep 0.02; i=$((i + 1)); done',
+  'i=0; while kill -0 "$copies" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.02; i=$((i + 1)); done',
   'kill -KILL -- "-$copies" 2>/dev/null',
   "wait",
 ];
