@@ -117,8 +117,8 @@ http {
     sendfile on;
     tcp_nopush on;
     types_hash_max_size 2048;
-    # Long domain names in server_name would not fit the default bucket.
-    server_names_hash_bucket_size 128;
+    # Holds a 253-character name (the longest DNS and BrokeForge allow): it needs 272 bytes, 256 is refused.
+    server_names_hash_bucket_size 512;
 
     # No version in error pages and the Server header.
     server_tokens off;
