@@ -45,3 +45,22 @@ export function resourceProcedure(kind: ResourceKind) {
     return next({ ctx: { row, server } });
   });
 }
+
+/** What an owned row is looked up by: its id, and its server's owner being the caller. */
+export type OwnedWhere = { id: string; server: { userId: string } };
+
+/**
+ * Input has `key` (default `id`): the id of a row of a table whose rows belong to a server (a
+ * site, a deployment, a site command); `ctx.row` is that row, with its own Prisma type, when its
+ * server is the caller's — one query, the owner in its `where`. Otherwise NOT_FOUND `<what> not
+ * found`, as for a row that does not exist. More input fields are added with `.input(...)`.
+ */
+export function ownedRowProcedure<Row, K extends string = "id">(what: string, find: (where: OwnedWhere) => Promise<Row | null>, key?: K) {
+  const field = (key ?? "id") as K;
+  const input = z.object({ [field]: z.string().min(1).max(64) } as { [P in K]: z.ZodString });
+  return protectedProcedure.input(input).use(async ({ ctx, input, next }) => {
+    const row = await find({ id: (input as Record<K, string>)[field], server: { userId: ctx.user.id } });
+    if (!row) throw notFound(`${what} not found`);
+    return next({ ctx: { row } });
+  });
+}

@@ -17,7 +17,7 @@ import { decryptSecret, encryptSecret, sha256 } from "../../core/crypto";
 import { db } from "../../core/db";
 import { webEnv } from "../../core/env";
 import { dispatchOperation, recordOperation } from "../../core/operations";
-import { kindOf, type ResourceRow } from "../../core/resources";
+import { kindOf } from "../../core/resources";
 import { revealSecret, secretAad } from "../../core/secrets";
 import {
   branchSchema,
@@ -36,10 +36,10 @@ import {
   siteSettingsSchema,
   type DeployTrigger,
 } from "../../domain/sites";
-import type { Deployment, Site, SiteCommand } from "../../generated/prisma/browser";
+import type { Site } from "../../generated/prisma/browser";
 import { protectedProcedure, router } from "../init";
 import { createResource, fieldError, startAction } from "../lifecycle";
-import { idInput, ownedServer, serverProcedure, serverProcedureWith } from "../procedures";
+import { idInput, ownedRowProcedure, ownedServer, serverProcedure, serverProcedureWith } from "../procedures";
 
 // The kinds are looked up by type when a procedure runs: the catalogue registers them, and
 // this router needs nothing of them at import time.
@@ -84,23 +84,14 @@ export function publicSite(site: Site) {
   return { ...rest, hasWebhookSecret: secret !== null, envOnServer: site.envWrittenVersion >= site.envVersion };
 }
 
-async function ownedSite(userId: string, id: string): Promise<Site> {
-  const site = await db().site.findFirst({ where: { id, server: { userId } } });
-  if (!site) throw notFound();
-  return site;
-}
-
-async function ownedDeployment(userId: string, id: string): Promise<Deployment> {
-  const deployment = await db().deployment.findFirst({ where: { id, server: { userId } } });
-  if (!deployment) throw notFound("Deployment not found");
-  return deployment;
-}
-
-async function ownedCommand(userId: string, id: string): Promise<SiteCommand> {
-  const command = await db().siteCommand.findFirst({ where: { id, server: { userId } } });
-  if (!command) throw notFound("Command not found");
-  return command;
-}
+/**
+ * The caller's site, deployment or command by `id` (or the site by `siteId`): `ctx.row`, typed.
+ * Ownership is checked in the middleware (trpc/procedures.ts), once, for every procedure here.
+ */
+const siteProcedure = ownedRowProcedure("Site", (where) => db().site.findFirst({ where }));
+const siteByIdOf = <K extends string>(key: K) => ownedRowProcedure("Site", (where) => db().site.findFirst({ where }), key);
+const deploymentProcedure = ownedRowProcedure("Deployment", (where) => db().deployment.findFirst({ where }));
+const commandProcedure = ownedRowProcedure("Command", (where) => db().siteCommand.findFirst({ where }));
 
 /** Refuses (on the field) a PHP version that is not an installed PHP package of the server. */
 async function assertPhpInstalled(serverId: string, phpVersion: string): Promise<void> {
@@ -227,7 +218,7 @@ async function writeEnv(client: Pick<ReturnType<typeof db>, "serverSecret">, ser
 
 /** Runs the site's update when its status allows it now; null when it is busy (the next update or install writes the change). */
 async function queueUpdate(userId: string, siteId: string, data?: Record<string, unknown>) {
-  const row = (await db().site.findUnique({ where: { id: siteId } })) as ResourceRow | null;
+  const row = await db().site.findUnique({ where: { id: siteId } });
   if (!row) throw notFound();
   return startAction(siteKind(), { userId, row, action: "update", ...(data ? { data } : {}) });
 }
@@ -297,8 +288,8 @@ export const sitesRouter = router({
    * the active one, the rollback candidates (successful, release still on disk, not active), the
    * deploy hook URL and the site user's public deploy key.
    */
-  byId: protectedProcedure.input(cursorInput).query(async ({ ctx, input }) => {
-    const site = await ownedSite(ctx.user.id, input.id);
+  byId: siteProcedure.input(cursorInput).query(async ({ ctx, input }) => {
+    const site = ctx.row;
     const [page, active, rollbackCandidates, siteUser, server] = await Promise.all([
       deploymentPage(site.id, input.cursor),
       site.activeDeploymentId ? db().deployment.findUnique({ where: { id: site.activeDeploymentId } }) : null,
@@ -334,8 +325,8 @@ export const sitesRouter = router({
    * A page of the site's deployments, newest first, from `cursor` on (the `nextCursor` of the
    * page before; none = the newest page): the site page's "Older deployments".
    */
-  deployments: protectedProcedure.input(cursorInput).query(async ({ ctx, input }) => {
-    const site = await ownedSite(ctx.user.id, input.id);
+  deployments: siteProcedure.input(cursorInput).query(async ({ ctx, input }) => {
+    const site = ctx.row;
     return deploymentPage(site.id, input.cursor);
   }),
 
@@ -367,23 +358,22 @@ export const sitesRouter = router({
   }),
 
   /** Retry a site whose install failed. */
-  retry: protectedProcedure.input(idInput).mutation(async ({ ctx, input }) => {
-    const site = await ownedSite(ctx.user.id, input.id);
-    return startAction(siteKind(), { userId: ctx.user.id, row: site as unknown as ResourceRow, action: "install", isRetry: true });
-  }),
+  retry: siteProcedure.mutation(({ ctx }) =>
+    startAction(siteKind(), { userId: ctx.user.id, row: ctx.row, action: "install", isRetry: true }),
+  ),
 
   /** Removes the site (server block, then files); refused unless `confirmDomain` is its domain. Deployments stay, for audit. */
-  remove: protectedProcedure.input(idInput.extend({ confirmDomain: z.string().max(253) })).mutation(async ({ ctx, input }) => {
-    const site = await ownedSite(ctx.user.id, input.id);
+  remove: siteProcedure.input(z.object({ confirmDomain: z.string().max(253) })).mutation(async ({ ctx, input }) => {
+    const site = ctx.row;
     if (input.confirmDomain.trim().toLowerCase() !== site.domain) {
       throw fieldError("confirmDomain", `Type ${site.domain} to confirm removing this site`);
     }
-    return startAction(siteKind(), { userId: ctx.user.id, row: site as unknown as ResourceRow, action: "remove" });
+    return startAction(siteKind(), { userId: ctx.user.id, row: site, action: "remove" });
   }),
 
   /** The site's .env in clear, for its owner's editor. A mutation, so nothing caches or prefetches it. */
-  env: protectedProcedure.input(idInput).mutation(async ({ ctx, input }) => {
-    const site = await ownedSite(ctx.user.id, input.id);
+  env: siteProcedure.mutation(async ({ ctx }) => {
+    const site = ctx.row;
     return { env: (await revealSecret(site.serverId, envSecretName(site.id))) ?? "", envVersion: site.envVersion };
   }),
 
@@ -392,8 +382,8 @@ export const sitesRouter = router({
    * next deploy links it. While the site is busy (installing, updating) the save stands and
    * `operationId` is null: the running operation may not carry it, `envOnServer` says when it has.
    */
-  setEnv: protectedProcedure.input(idInput.extend({ env: envSchema })).mutation(async ({ ctx, input }) => {
-    const site = await ownedSite(ctx.user.id, input.id);
+  setEnv: siteProcedure.input(z.object({ env: envSchema })).mutation(async ({ ctx, input }) => {
+    const site = ctx.row;
     const { envVersion } = await db().$transaction(async (tx) => {
       await writeEnv(tx, site.serverId, site.id, input.env);
       return tx.site.update({ where: { id: site.id }, data: { envVersion: { increment: 1 } }, select: { envVersion: true } });
@@ -409,8 +399,8 @@ export const sitesRouter = router({
   }),
 
   /** Changes settings (only the fields given) and queues the update that applies them; refused while the site is busy. */
-  update: protectedProcedure.input(siteUpdateSchema).mutation(async ({ ctx, input }) => {
-    const site = await ownedSite(ctx.user.id, input.id);
+  update: siteProcedure.input(siteUpdateSchema).mutation(async ({ ctx, input }) => {
+    const site = ctx.row;
     const { id: _id, ...settings } = input;
     if (settings.phpVersion && settings.phpVersion !== site.phpVersion) await assertPhpInstalled(site.serverId, settings.phpVersion);
     const data = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
@@ -418,8 +408,8 @@ export const sitesRouter = router({
   }),
 
   /** Deploys the branch head; joins a deploy of the site that is queued and not started yet. */
-  deploy: protectedProcedure.input(deployInput).mutation(async ({ ctx, input }) => {
-    const site = await ownedSite(ctx.user.id, input.id);
+  deploy: siteProcedure.input(deployInput).mutation(async ({ ctx, input }) => {
+    const site = ctx.row;
     return startDeploy(site, { userId: ctx.user.id, operationUserId: ctx.user.id, trigger: triggerOf(ctx.principal, input.trigger) });
   }),
 
@@ -429,29 +419,29 @@ export const sitesRouter = router({
    * records stay with their paths cleared. `keep`, when given, becomes the site's keepReleases
    * first (the deploys' retention from then on); both are refused together while the site is busy.
    */
-  prune: protectedProcedure.input(idInput.extend({ keep: keepReleasesSchema.optional() })).mutation(async ({ ctx, input }) => {
-    const site = await ownedSite(ctx.user.id, input.id);
+  prune: siteProcedure.input(z.object({ keep: keepReleasesSchema.optional() })).mutation(async ({ ctx, input }) => {
+    const site = ctx.row;
     const keep = input.keep ?? site.keepReleases;
     return startAction(siteKind(), {
       userId: ctx.user.id,
-      row: { ...site, keepReleases: keep } as unknown as ResourceRow,
+      row: { ...site, keepReleases: keep },
       action: "prune",
       ...(input.keep !== undefined ? { data: { keepReleases: input.keep } } : {}),
     });
   }),
 
   /** A new deploy URL; the old one stops working at once. */
-  regenerateDeployToken: protectedProcedure.input(idInput).mutation(async ({ ctx, input }) => {
-    const site = await ownedSite(ctx.user.id, input.id);
+  regenerateDeployToken: siteProcedure.mutation(async ({ ctx }) => {
+    const site = ctx.row;
     const { columns } = newDeployToken(site.id);
     const updated = await db().site.update({ where: { id: site.id }, data: columns });
     return { id: site.id, deployHookUrl: deployHookUrl(updated) };
   }),
 
   /** Sets (or with null clears) the secret push webhooks must sign with (GitHub HMAC, GitLab token). */
-  setWebhookSecret: protectedProcedure
+  setWebhookSecret: siteProcedure
     .input(
-      idInput.extend({
+      z.object({
         secret: z
           .string()
           .min(16, "The webhook secret must be at least 16 characters")
@@ -461,7 +451,7 @@ export const sitesRouter = router({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const site = await ownedSite(ctx.user.id, input.id);
+      const site = ctx.row;
       await db().site.update({
         where: { id: site.id },
         data: { webhookSecretEncrypted: input.secret === null ? null : encryptSecret(input.secret, webhookSecretAad(site.id)) },
@@ -511,8 +501,8 @@ export const deploymentsRouter = router({
     .query(({ ctx, input }) => prunable(ctx.user.id, input)),
 
   /** A deployment with the operations that acted on it (the deploy's is `operationId`: its log). */
-  byId: protectedProcedure.input(idInput).query(async ({ ctx, input }) => {
-    const deployment = await ownedDeployment(ctx.user.id, input.id);
+  byId: deploymentProcedure.query(async ({ ctx }) => {
+    const deployment = ctx.row;
     const operations = await db().operation.findMany({
       where: { resourceType: deploymentKind().type, resourceId: deployment.id },
       orderBy: { createdAt: "asc" },
@@ -526,8 +516,8 @@ export const deploymentsRouter = router({
   }),
 
   /** Makes this release the live one again: a successful deploy whose directory still exists, not the active one. */
-  rollback: protectedProcedure.input(idInput).mutation(async ({ ctx, input }) => {
-    const deployment = await ownedDeployment(ctx.user.id, input.id);
+  rollback: deploymentProcedure.mutation(async ({ ctx }) => {
+    const deployment = ctx.row;
     const site = deployment.siteId ? await db().site.findUnique({ where: { id: deployment.siteId } }) : null;
     if (!site) throw new TRPCError({ code: "PRECONDITION_FAILED", message: "This deployment's site no longer exists" });
     if (deployment.status !== "success") {
@@ -542,7 +532,7 @@ export const deploymentsRouter = router({
     if (site.activeDeploymentId === deployment.id) {
       throw new TRPCError({ code: "CONFLICT", message: `Release ${deployment.release} is already the live one` });
     }
-    return startAction(deploymentKind(), { userId: ctx.user.id, row: deployment as unknown as ResourceRow, action: "rollback" });
+    return startAction(deploymentKind(), { userId: ctx.user.id, row: deployment, action: "rollback" });
   }),
 });
 
@@ -564,14 +554,13 @@ async function runCommand(userId: string, site: Site, input: { command: string; 
 
 export const siteCommandsRouter = router({
   /** Runs a command in the site's current release as the site user, with a timeout. */
-  run: protectedProcedure.input(siteCommandInputSchema).mutation(async ({ ctx, input }) => {
-    const site = await ownedSite(ctx.user.id, input.siteId);
-    return runCommand(ctx.user.id, site, input);
-  }),
+  run: siteByIdOf("siteId")
+    .input(siteCommandInputSchema)
+    .mutation(({ ctx, input }) => runCommand(ctx.user.id, ctx.row, input)),
 
   /** The site's command history, newest first. */
-  list: protectedProcedure.input(z.object({ siteId: z.string().min(1).max(64) })).query(async ({ ctx, input }) => {
-    const site = await ownedSite(ctx.user.id, input.siteId);
+  list: siteByIdOf("siteId").query(async ({ ctx }) => {
+    const site = ctx.row;
     const commands = await db().siteCommand.findMany({
       where: { siteId: site.id },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
@@ -587,9 +576,10 @@ export const siteCommandsRouter = router({
   }),
 
   /** Runs a command of the history again (a new entry). */
-  rerun: protectedProcedure.input(idInput).mutation(async ({ ctx, input }) => {
-    const previous = await ownedCommand(ctx.user.id, input.id);
-    const site = await ownedSite(ctx.user.id, previous.siteId);
+  rerun: commandProcedure.mutation(async ({ ctx }) => {
+    const previous = ctx.row;
+    // A command's site is on the command's server: the caller's, as the middleware checked.
+    const site = await db().site.findUniqueOrThrow({ where: { id: previous.siteId } });
     return runCommand(ctx.user.id, site, previous);
   }),
 });
