@@ -196,8 +196,9 @@ describe("sites and zero-downtime deploys on a real Debian 12 server", () => {
     expect(await visit()).toMatchObject({ status: 200, body: expect.stringContaining("release=1") });
   });
 
-  it("a site update nginx refuses is never loaded: the operation fails with nginx's message, the old server block runs on, a corrected update goes through", async () => {
+  it("a site update nginx -t refuses (a file hand-edited on the server is broken) is never loaded: nginx's message names the file, the old server block runs on; with the file gone the update goes through; a 253-character alias is served", async () => {
     const available = `/etc/nginx/sites-available/${DOMAIN}.conf`;
+    const handEdited = "/etc/nginx/conf.d/hand-edited.conf";
     const blockBefore = await server.sh(`cat ${available}`);
     const master = (await server.sh("cat /run/nginx.pid")).trim();
     const workers = () => server.sh(`pgrep -P ${master} | sort`);
@@ -212,34 +213,45 @@ describe("sites and zero-downtime deploys on a real Debian 12 server", () => {
     const setAliases = async (aliases: string[]) => settled((await e.api.sites.update({ id: siteId, aliases })).operationId);
 
     try {
-      // A valid domain (DNS allows 253 characters; 198 here) that the form accepts, but longer than
-      // nginx's server_names_hash_bucket_size (128) holds: `nginx -t` refuses the new block.
-      const long = `${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.brokeforge.test`;
-      const refused = await setAliases([long]);
+      // Someone edited nginx on the server by hand and left a typo (nginx runs on: it was never
+      // reloaded with it). Every `nginx -t` now fails, so the site's new block must not be loaded.
+      await server.sh(`printf 'client_max_body 10m;\\n' > ${handEdited}`);
+      const alias = `www.${DOMAIN}`;
+      const refused = await setAliases([alias]);
       expect(refused.state).toBe("failed");
-      expect(refused.errorLog).toContain("could not build server_names_hash, you should increase server_names_hash_bucket_size");
+      expect(refused.errorLog).toContain(`unknown directive "client_max_body" in ${handEdited}:1`);
       expect(refused.errorLog).toContain("nginx refused the new server block: the previous configuration stays, nothing was reloaded");
       expect(await server.sh(`cat ${available}`)).toBe(blockBefore);
       expect(await server.sh(`ls -A /etc/nginx/sites-available/ /etc/nginx/sites-enabled/`)).not.toMatch(/\.brokeforge-(tmp|old)/);
-      await server.sh("nginx -t");
       // Not reloaded: the same master and the same workers (a reload replaces every worker).
       expect((await server.sh("cat /run/nginx.pid")).trim()).toBe(master);
       expect(await workers()).toBe(workersBefore);
       expect(await visit()).toEqual(pageBefore);
-      await expect(visit("/", long)).rejects.toThrow(); // nginx's catch-all closes an unknown host (444)
+      await expect(visit("/", alias)).rejects.toThrow(); // nginx's catch-all closes an unknown host (444)
       expect((await e.db.site.findUniqueOrThrow({ where: { id: siteId } })).status).toBe("active");
 
-      // The alias corrected: the same update goes through, nginx reloads and answers for it.
-      const alias = `www.${DOMAIN}`;
+      // The file fixed (here: deleted), the same update goes through: nginx reloads and answers for the alias.
+      await server.sh(`rm ${handEdited}`);
       const applied = await setAliases([alias]);
       expect(applied.errorLog).toBeNull();
       expect(applied.state).toBe("succeeded");
       expect(await server.sh(`cat ${available}`)).toContain(`server_name ${DOMAIN} ${alias};`);
       expect(await workers()).not.toBe(workersBefore);
       expect(await visit("/", alias)).toMatchObject({ status: 200, body: expect.stringContaining("release=1") });
+
+      // The longest name validation accepts (DNS's 253 characters) fits nginx's
+      // server_names_hash_bucket_size: applied and served under that Host.
+      const longest = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(45)}.brokeforge.test`;
+      expect(longest).toHaveLength(253);
+      const withLongest = await setAliases([alias, longest]);
+      expect(withLongest.errorLog).toBeNull();
+      expect(withLongest.state).toBe("succeeded");
+      expect(await server.sh(`cat ${available}`)).toContain(`server_name ${DOMAIN} ${alias} ${longest};`);
+      expect(await visit("/", longest)).toMatchObject({ status: 200, body: expect.stringContaining("release=1") });
+      expect(await visit("/", alias)).toMatchObject({ status: 200, body: expect.stringContaining("release=1") });
     } finally {
-      // As the cases after this one found it, whatever failed above: no alias (an alias nginx
-      // refuses left in the row would fail every later update of the site).
+      // As the cases after this one found it, whatever failed above: no broken file, no alias.
+      await server.sh(`rm -f ${handEdited}`);
       expect((await setAliases([])).state).toBe("succeeded");
     }
     expect(await server.sh(`cat ${available}`)).toBe(blockBefore);
@@ -350,7 +362,7 @@ describe("sites and zero-downtime deploys on a real Debian 12 server", () => {
     30 * 60_000,
   );
 
-  it("sites.prune({ keep: 3 }) after a rollback: the newest 3 and the live release stay, the rest go, their rows keep their records without a path; twice is harmless", async () => {
+  it("prune --dry-run deletes nothing; sites.prune({ keep: 3 }) after a rollback: the newest 3 and the live release stay, the rest go, their rows keep their records without a path; twice is harmless", async () => {
     const onDisk = () =>
       e.db.deployment.findMany({ where: { siteId, status: "success", releasePath: { not: null } }, orderBy: { createdAt: "desc" } });
     const before = await onDisk();
@@ -366,6 +378,13 @@ describe("sites and zero-downtime deploys on a real Debian 12 server", () => {
       }, DEPLOY_TIMEOUT_MS);
       expect([op.state, op.errorLog]).toEqual(["succeeded", null]);
     };
+
+    // The dry run (`deployments:prune --dry-run` asks exactly this) lists what would go and deletes nothing.
+    const dirsBefore = (await releaseDirs()).sort();
+    const [dry] = await e.api.deployments.prunable({ siteId, keep: 3 });
+    const wouldGo = before.filter((d) => ![...before.slice(0, 3), live].includes(d)).map((d) => d.release);
+    expect(dry!.releases.map((r) => r.release).sort()).toEqual(wouldGo.sort());
+    expect((await releaseDirs()).sort()).toEqual(dirsBefore);
 
     await settled((await e.api.sites.prune({ id: siteId, keep: 3 })).operationId);
     // Kept: the newest 3 (the newest is the rollback target) and the live one; failed deploys never counted.
